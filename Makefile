@@ -1,0 +1,57 @@
+# The book's two commands (see README): `make book` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Notebooks of the book, read from _toc.yml; override with NB=book/x.ipynb for one chapter.
+NB ?= $(shell [ -x $(BIN)/python ] && $(BIN)/python tests/toc.py)
+# nbval runs notebooks in parallel on both cores, one notebook per worker.
+NBVAL_WORKERS ?= 2
+
+.PHONY: venv book book-strict test unit nbval execute lab clean
+
+venv: $(STAMP)
+$(STAMP): requirements.txt pyproject.toml
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+## Build the HTML book into _build/html (from the stored notebook outputs).
+book: $(STAMP)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	@echo "Open the book: file://$(CURDIR)/_build/html/index.html"
+
+## Every test: samlib unit tests, the ledger and notebook guards, then nbval on every notebook.
+test: $(STAMP)
+	$(MAKE) unit
+	$(MAKE) nbval
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests -q -n 2
+
+nbval: $(STAMP)
+	@nbs="$$($(BIN)/python tests/toc.py)"; \
+	if [ -z "$(NB)$$nbs" ]; then echo "no notebooks in _toc.yml yet"; exit 0; fi; \
+	$(BIN)/python -m pytest -q -p no:randomly --nbval --nbval-current-env \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg -n $(NBVAL_WORKERS) --dist loadscope $(or $(NB),$$nbs)
+
+## Re-execute notebooks in place and store fresh outputs (all, or NB=book/x.ipynb).
+execute: $(STAMP)
+	@for nb in $(NB); do \
+	  echo "executing $$nb"; \
+	  t0=$$(date +%s); \
+	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.timeout=1200 --ExecutePreprocessor.kernel_name=python3 "$$nb" || exit 1; \
+	  echo "$$nb: executed in $$(( $$(date +%s) - t0 )) s"; \
+	done
+
+## Open the notebooks in JupyterLab with the book's environment.
+lab: $(STAMP)
+	$(BIN)/python -m pip install --quiet jupyterlab
+	$(BIN)/jupyter lab book/
+
+clean:
+	rm -rf _build
