@@ -27,6 +27,7 @@ __all__ = [
     "load_ledger",
     "check_claim",
     "render_ledger_page",
+    "claim_label",
 ]
 
 #: The verdict vocabulary of the book (``pending`` only until a chapter settles the claim).
@@ -198,24 +199,51 @@ def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
+def claim_label(claim_id: str) -> str:
+    """The MyST label of a claim's section on the ledger page (``claim-<id>``)."""
+    return f"claim-{claim_id}"
+
+
 def render_ledger_page(path: str | os.PathLike | None = None) -> str:
-    """Return the MyST source of the ledger page for the ledger at ``path``."""
+    """Return the MyST source of the ledger page for the ledger at ``path``.
+
+    The page has a summary table (one row per claim, linking to the claim's own section and
+    to its evidence) followed by one section per claim, labelled ``claim-<id>`` so that
+    chapters can link to a claim with ``{ref}`claim-<id>```.
+    """
     entries = load_ledger(path)
     counts: dict[str, int] = {}
     for e in entries.values():
         counts[e["verdict"]] = counts.get(e["verdict"], 0) + 1
     order = VERDICTS + ("pending",)
     summary = ", ".join(f"{counts[v]} {v}" for v in order if v in counts)
-    lines = [_PAGE_HEAD, f"Totals: {summary} ({len(entries)} claims).", ""]
-    lines.append("| ID | review | claim | verdict | correction or explanation | tolerance | evidence |")
-    lines.append("|---|---|---|---|---|---|---|")
+
+    def evidence_links(e: dict[str, Any]) -> str:
+        return ", ".join(f"{{ref}}`{ev['label']}`" for ev in (e["evidence"] or [])) or "—"
+
+    lines = [_PAGE_HEAD, "## Summary", "", f"Totals: {summary} ({len(entries)} claims).", ""]
+    lines.append("| ID | review | verdict | evidence |")
+    lines.append("|---|---|---|---|")
     for cid, e in entries.items():
-        links = ", ".join(f"{{ref}}`{ev['label']}`" for ev in (e["evidence"] or []))
         lines.append(
-            f"| `{cid}` | {_cell(e['section'])} | {_cell(e['claim'])} | **{e['verdict']}** | "
-            f"{_cell(e['explanation']) or '—'} | {_cell(e['tolerance']) or '—'} | {links or '—'} |"
+            f"| {{ref}}`{cid} <{claim_label(cid)}>` | {_cell(e['section'])} | **{e['verdict']}** "
+            f"| {evidence_links(e)} |"
         )
-    return "\n".join(lines) + "\n"
+    lines += ["", "## The claims one by one", ""]
+    for cid, e in entries.items():
+        lines += [
+            f"({claim_label(cid)})=",
+            f"### {cid}",
+            "",
+            f"- **Review:** {_cell(e['section'])}",
+            f"- **Claim (our paraphrase):** {_cell(e['claim'])}",
+            f"- **Verdict:** **{e['verdict']}**",
+            f"- **Correction or explanation:** {_cell(e['explanation']) or '—'}",
+            f"- **Tolerance:** {_cell(e['tolerance']) or '—'}",
+            f"- **Evidence:** {evidence_links(e)}",
+            "",
+        ]
+    return "\n".join(lines)
 
 
 def _main() -> None:
