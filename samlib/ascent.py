@@ -1,0 +1,477 @@
+"""Ascent directions, SAM and GD steps, and deterministic or stochastic trajectories.
+
+The SAM update of (Foret et al. 2021) (eq. 3 of the review (Liu, Chen & Shi 2022)) is
+
+.. math::
+
+    \\theta_{t+1} = \\theta_t - \\eta_t\\, \\nabla f\\bigl(\\theta_t + \\hat\\epsilon(\\nabla f(\\theta_t))\\bigr),
+    \\qquad \\hat\\epsilon(g) = \\rho\\, \\frac{g}{\\lVert g \\rVert_2},
+
+where :math:`\\hat\\epsilon` maximises the first-order model :math:`f(\\theta) + \\epsilon^T g` over the ball
+:math:`\\lVert \\epsilon \\rVert \\le \\rho`. For a general :math:`\\ell_p` ball the maximiser is the dual-norm
+direction of :func:`ascent_direction` (Foret et al. 2021, eq. 2).
+
+Zero gradient. The review remarks right after its eq. 3 that the update is undefined when
+:math:`\\nabla f(\\theta) = 0` because the gradient norm is in the denominator. We define
+:math:`\\hat\\epsilon(0) = 0`, so the SAM step at a stationary point is the GD step (which does not move). Reasons:
+every :math:`\\epsilon` with :math:`\\lVert\\epsilon\\rVert \\le \\rho` maximises the first-order model
+:math:`\\epsilon^T 0 = 0`, so the choice is free; :math:`\\epsilon = 0` is the only choice that does not depend on
+an arbitrary direction; it is what the reference implementation does in effect (it divides by
+:math:`\\lVert g\\rVert + 10^{-12}`); and it keeps every stationary point of :math:`f` a fixed point of SAM.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Union
+
+import numpy as np
+
+from samlib._validation import (
+    _is_torch,
+    check_finite_array,
+    check_int_at_least,
+    check_nonnegative,
+    check_p_norm,
+)
+
+__all__ = [
+    "ascent_direction",
+    "sam_step",
+    "gd_step",
+    "Trajectory",
+    "run_trajectory",
+    "run_stochastic_trajectory",
+]
+
+Schedule = Union[float, Callable[[int], float]]
+
+
+def _dual_exponent(p: float) -> float:
+    """Return q with 1/p + 1/q = 1 (q = inf for p = 1, q = 1 for p = inf)."""
+    if p == 1:
+        return math.inf
+    if math.isinf(p):
+        return 1.0
+    return p / (p - 1.0)
+
+
+def ascent_direction(grad: Any, rho: float, p: float = 2) -> Any:
+    """Maximiser of the first-order model over the :math:`\\ell_p` ball of radius ``rho``.
+
+    .. math::
+
+        \\hat\\epsilon(g) = \\arg\\max_{\\lVert\\epsilon\\rVert_p \\le \\rho} \\epsilon^T g
+        = \\rho\\, \\frac{\\operatorname{sign}(g)\\, |g|^{q-1}}{\\lVert g\\rVert_q^{q-1}},
+        \\qquad \\frac1p + \\frac1q = 1,
+
+    so that :math:`\\hat\\epsilon^T g = \\rho \\lVert g\\rVert_q` (Hölder's inequality with equality;
+    Foret et al. 2021, eq. 2). Special cases: ``p = 2`` gives :math:`\\rho g/\\lVert g\\rVert_2` (eq. 3 of the
+    review); ``p = inf`` gives :math:`\\rho\\,\\operatorname{sign}(g)`; ``p = 1`` puts all the mass
+    :math:`\\rho\\,\\operatorname{sign}(g_i)` on the first coordinate ``i`` of largest :math:`|g_i|`.
+
+    Parameters
+    ----------
+    grad : numpy.ndarray or torch.Tensor
+        The gradient :math:`g`, any shape (the norms are taken over all entries).
+    rho : float
+        Radius :math:`\\rho \\ge 0` of the ball.
+    p : float, default 2
+        The norm of the ball, :math:`1 \\le p \\le \\infty` (``math.inf`` or ``np.inf``).
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor
+        :math:`\\hat\\epsilon`, same shape and type as ``grad`` (torch: same dtype and device). A zero gradient
+        gives the zero vector: the maximiser is then not unique and we choose :math:`\\epsilon = 0`
+        (see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        If ``rho`` is negative or not finite, ``p < 1``, or ``grad`` has non-finite entries.
+
+    Examples
+    --------
+    >>> ascent_direction(np.array([3.0, 4.0]), rho=0.5)
+    array([0.3, 0.4])
+    >>> ascent_direction(np.array([3.0, -4.0]), rho=1.0, p=1)
+    array([ 0., -1.])
+    """
+    rho = check_nonnegative(rho, "rho")
+    p = check_p_norm(p, "p")
+    g = check_finite_array(grad, "grad")
+    if _is_torch(g):
+        return _ascent_direction_torch(g, rho, p)
+    scale = float(np.max(np.abs(g))) if g.size else 0.0
+    if scale == 0.0 or rho == 0.0:
+        return np.zeros_like(g)
+    if math.isinf(p):
+        return rho * np.sign(g)
+    if p == 1:
+        eps = np.zeros_like(g)
+        i = int(np.argmax(np.abs(g)))  # argmax returns the first index of the maximum
+        eps.flat[i] = rho * np.sign(g.flat[i])
+        return eps
+    q = _dual_exponent(p)
+    # The formula is homogeneous of degree 0 in g: normalising by max|g| first avoids overflow of |g|^(q-1)
+    # for large q (p close to 1) and underflow for tiny gradients.
+    a = np.abs(g) / scale
+    w = a ** (q - 1.0)
+    norm_q = np.sum(a**q) ** (1.0 / q)
+    return rho * np.sign(g) * w / norm_q ** (q - 1.0)
+
+
+def _ascent_direction_torch(g: Any, rho: float, p: float) -> Any:
+    import torch
+
+    with torch.no_grad():
+        scale = g.abs().max() if g.numel() else torch.zeros((), dtype=g.dtype, device=g.device)
+        if g.numel() == 0 or float(scale) == 0.0 or rho == 0.0:
+            return torch.zeros_like(g)
+        if math.isinf(p):
+            return rho * torch.sign(g)
+        if p == 1:
+            eps = torch.zeros_like(g)
+            flat = g.reshape(-1)
+            i = int(torch.argmax(flat.abs()))  # first index of the maximum
+            eps.view(-1)[i] = rho * torch.sign(flat[i])
+            return eps
+        q = _dual_exponent(p)
+        a = g.abs() / scale
+        norm_q = (a**q).sum() ** (1.0 / q)
+        return rho * torch.sign(g) * a ** (q - 1.0) / norm_q ** (q - 1.0)
+
+
+def _as_theta(theta: Any) -> Any:
+    """Validated parameter vector; a scalar becomes shape ``(1,)``; torch tensors pass unchanged."""
+    t = check_finite_array(theta, "theta")
+    if not _is_torch(t) and t.ndim == 0:
+        t = t.reshape(1)
+    return t
+
+
+def _checked_grad(grad_f: Callable[[Any], Any], point: Any, where: str) -> Any:
+    g = grad_f(point)
+    g = g if _is_torch(g) else np.asarray(g, dtype=float)
+    if tuple(g.shape) != tuple(point.shape):
+        raise ValueError(
+            f"grad_f returned shape {tuple(g.shape)} at {where}, expected the shape of theta {tuple(point.shape)}"
+        )
+    return check_finite_array(g, f"grad_f({where})")
+
+
+def gd_step(theta: Any, grad_f: Callable[[Any], Any], eta: float) -> Any:
+    """One gradient-descent step :math:`\\theta - \\eta \\nabla f(\\theta)` (eq. 4 of the review).
+
+    Parameters
+    ----------
+    theta : array_like, shape (d,)
+        Current point (a scalar is treated as shape ``(1,)``).
+    grad_f : callable
+        ``grad_f(theta)`` returns :math:`\\nabla f(\\theta)` with the shape of ``theta``.
+    eta : float
+        Learning rate :math:`\\eta \\ge 0`.
+
+    Raises
+    ------
+    ValueError
+        If ``eta`` is negative or not finite, ``theta`` or the gradient is not finite, or shapes differ.
+    """
+    eta = check_nonnegative(eta, "eta")
+    theta = _as_theta(theta)
+    return theta - eta * _checked_grad(grad_f, theta, "theta")
+
+
+def sam_step(theta: Any, grad_f: Callable[[Any], Any], eta: float, rho: float, p: float = 2) -> Any:
+    """One SAM step :math:`\\theta - \\eta\\, \\nabla f(\\theta + \\hat\\epsilon(\\nabla f(\\theta)))`.
+
+    Eq. 3 of the review (Liu, Chen & Shi 2022) (Foret et al. 2021, Algorithm 1 with the :math:`\\ell_p` ascent
+    direction of :func:`ascent_direction`).
+
+    Parameters
+    ----------
+    theta : array_like, shape (d,)
+        Current point (a scalar is treated as shape ``(1,)``).
+    grad_f : callable
+        ``grad_f(theta)`` returns :math:`\\nabla f(\\theta)` with the shape of ``theta``.
+    eta : float
+        Learning rate :math:`\\eta \\ge 0`.
+    rho : float
+        Perturbation radius :math:`\\rho \\ge 0`.
+    p : float, default 2
+        Norm of the perturbation ball.
+
+    Returns
+    -------
+    numpy.ndarray
+        The new point. When ``rho == 0`` or :math:`\\nabla f(\\theta) = 0` the perturbation is zero and the
+        result is bitwise identical to :func:`gd_step` (the review's eq. 3 is undefined at a zero gradient; we
+        take :math:`\\hat\\epsilon = 0`, see the module docstring), and ``grad_f`` is called only once.
+
+    Raises
+    ------
+    ValueError
+        On negative or non-finite ``eta``/``rho``, ``p < 1``, non-finite values or mismatched shapes.
+    """
+    eta = check_nonnegative(eta, "eta")
+    rho = check_nonnegative(rho, "rho")
+    p = check_p_norm(p, "p")
+    theta = _as_theta(theta)
+    g = _checked_grad(grad_f, theta, "theta")
+    eps = ascent_direction(g, rho, p)
+    if not bool((eps != 0).any()):
+        # Zero perturbation: reuse g so that the result equals gd_step bit for bit.
+        return theta - eta * g
+    return theta - eta * _checked_grad(grad_f, theta + eps, "theta + epsilon")
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Iterates of a run of SAM or GD.
+
+    Attributes
+    ----------
+    iterates : numpy.ndarray, shape (num_steps + 1, d)
+        ``iterates[0]`` is the start, ``iterates[t]`` the point after ``t`` steps. Rows after a divergence are
+        ``nan`` when ``on_nonfinite="stop"``.
+    losses : numpy.ndarray or None, shape (num_steps + 1,)
+        ``f`` at each iterate, when ``f`` was given.
+    etas, rhos : numpy.ndarray, shape (num_steps,)
+        The learning rate and radius used at each step (after evaluating schedules).
+    method : str
+        ``"sam"`` or ``"gd"``.
+    diverged_at : int or None
+        First step whose gradient or iterate was not finite (``on_nonfinite="stop"`` only).
+
+    ``np.asarray(trajectory)`` gives ``iterates``.
+    """
+
+    iterates: np.ndarray
+    losses: np.ndarray | None
+    etas: np.ndarray
+    rhos: np.ndarray
+    method: str
+    diverged_at: int | None = None
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.iterates if dtype is None else self.iterates.astype(dtype)
+
+    def __len__(self) -> int:
+        return len(self.iterates)
+
+    @property
+    def final(self) -> np.ndarray:
+        """The last iterate, shape (d,)."""
+        return self.iterates[-1]
+
+
+def _schedule_value(s: Schedule, t: int, name: str) -> float:
+    value = s(t) if callable(s) else s
+    return check_nonnegative(value, f"{name}(t={t})" if callable(s) else name)
+
+
+def _check_schedule(s: Schedule, name: str) -> None:
+    if not callable(s):
+        check_nonnegative(s, name)
+
+
+_METHODS = ("sam", "gd")
+
+
+def _check_method(method: str) -> str:
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    return method
+
+
+def _check_on_nonfinite(on_nonfinite: str) -> str:
+    if on_nonfinite not in ("raise", "stop"):
+        raise ValueError(f"on_nonfinite must be 'raise' or 'stop', got {on_nonfinite!r}")
+    return on_nonfinite
+
+
+def _losses(f: Callable[[np.ndarray], float] | None, iterates: np.ndarray) -> np.ndarray | None:
+    if f is None:
+        return None
+    out = np.full(len(iterates), np.nan)
+    for i, x in enumerate(iterates):
+        if np.all(np.isfinite(x)):
+            out[i] = float(f(x))
+    return out
+
+
+def run_trajectory(
+    theta0: Any,
+    grad_f: Callable[[np.ndarray], Any],
+    eta: Schedule,
+    rho: Schedule,
+    num_steps: int,
+    p: float = 2,
+    method: str = "sam",
+    f: Callable[[np.ndarray], float] | None = None,
+    on_nonfinite: str = "raise",
+) -> Trajectory:
+    """Run ``num_steps`` deterministic SAM (eq. 3) or GD (eq. 4) steps from ``theta0``.
+
+    Parameters
+    ----------
+    theta0 : array_like, shape (d,)
+        Start; a scalar is treated as shape ``(1,)``.
+    grad_f : callable
+        ``grad_f(theta)`` returns :math:`\\nabla f(\\theta)`, shape (d,).
+    eta, rho : float or callable
+        Learning rate and radius, constants or schedules ``t -> value`` evaluated at the step index
+        ``t = 0, ..., num_steps - 1`` (e.g. ``lambda t: eta0 / np.sqrt(t + 1)``). ``rho`` is ignored for GD.
+    num_steps : int
+        Number of steps, ``>= 0``.
+    p : float, default 2
+        Norm of the SAM perturbation ball.
+    method : {"sam", "gd"}
+        Which update to apply.
+    f : callable, optional
+        If given, ``f(theta)`` is recorded at each iterate in ``Trajectory.losses``.
+    on_nonfinite : {"raise", "stop"}
+        What to do if a gradient or iterate becomes inf/nan (divergence): raise ``ValueError`` naming the
+        step, or stop and fill the remaining rows with ``nan`` (``Trajectory.diverged_at`` records the step).
+
+    Returns
+    -------
+    Trajectory
+        ``iterates`` has shape ``(num_steps + 1, d)``.
+
+    Examples
+    --------
+    >>> traj = run_trajectory(1.0, lambda x: 2 * x, eta=0.25, rho=0.0, num_steps=2)
+    >>> traj.iterates[:, 0]
+    array([1.  , 0.5 , 0.25])
+    """
+    theta = np.asarray(_as_theta(theta0), dtype=float)
+    if theta.ndim != 1:
+        raise ValueError(f"theta0 must be a scalar or a vector of shape (d,), got shape {theta.shape}")
+    num_steps = check_int_at_least(num_steps, 0, "num_steps")
+    method = _check_method(method)
+    on_nonfinite = _check_on_nonfinite(on_nonfinite)
+    p = check_p_norm(p, "p")
+    _check_schedule(eta, "eta")
+    _check_schedule(rho, "rho")
+
+    iterates = np.full((num_steps + 1, theta.size), np.nan)
+    iterates[0] = theta
+    etas = np.full(num_steps, np.nan)
+    rhos = np.full(num_steps, np.nan)
+    diverged_at = None
+    for t in range(num_steps):
+        etas[t] = _schedule_value(eta, t, "eta")
+        rhos[t] = _schedule_value(rho, t, "rho") if method == "sam" else 0.0
+        try:
+            if method == "sam":
+                theta = sam_step(theta, grad_f, etas[t], rhos[t], p)
+            else:
+                theta = gd_step(theta, grad_f, etas[t])
+            check_finite_array(theta, "theta")
+        except ValueError as err:
+            if on_nonfinite == "stop" and "non-finite" in str(err):
+                diverged_at = t
+                break
+            if "non-finite" in str(err):
+                raise ValueError(f"step t={t}: {err} (the run diverged; lower eta or use on_nonfinite='stop')") from err
+            raise
+        iterates[t + 1] = theta
+    return Trajectory(iterates, _losses(f, iterates), etas, rhos, method, diverged_at)
+
+
+def run_stochastic_trajectory(
+    theta0: Any,
+    grad_oracle: Callable[[np.ndarray, np.random.Generator], Any],
+    eta: Schedule,
+    rho: Schedule,
+    num_steps: int,
+    seed: int,
+    p: float = 2,
+    method: str = "sam",
+    f: Callable[[np.ndarray], float] | None = None,
+    same_noise: bool = False,
+    on_nonfinite: str = "raise",
+) -> Trajectory:
+    """Run stochastic SAM (Theorem 2 of the review) or SGD with a noisy gradient oracle.
+
+    Stochastic SAM, as stated in the review's Theorem 2 (taken from Mi et al. 2022), is
+
+    .. math::
+
+        x_{t+1} = x_t - \\eta_t\\, g\\Bigl(x_t + \\rho_t \\frac{g(x_t)}{\\lVert g(x_t)\\rVert}\\Bigr),
+
+    with :math:`g` an unbiased estimate of :math:`\\nabla f`. By default each of the two oracle calls of a step
+    draws fresh noise (``same_noise=False``): the two :math:`g` in the formula are then independent estimates,
+    which is the reading of the theorem's notation in which every evaluation of :math:`g` is a new draw. With
+    ``same_noise=True`` both calls of a step see the same random stream, the analogue of evaluating both
+    gradients on the same mini-batch, as practical SAM does. SGD (``method="gd"``) calls the oracle once per step.
+    All randomness comes from ``np.random.default_rng(seed)``, so a run is reproducible.
+
+    Parameters
+    ----------
+    theta0 : array_like, shape (d,)
+        Start; a scalar is treated as shape ``(1,)``.
+    grad_oracle : callable
+        ``grad_oracle(theta, rng)`` returns a noisy gradient of shape (d,) using only ``rng`` for randomness.
+    eta, rho : float or callable
+        Constants or schedules ``t -> value`` (``t = 0, ..., num_steps - 1``); e.g. the theorem's
+        :math:`\\eta_t = \\eta_0/\\sqrt{t}` is ``lambda t: eta0 / np.sqrt(t + 1)`` with ``t`` counted from 0.
+    num_steps : int
+        Number of steps, ``>= 0``.
+    seed : int
+        Seed of ``np.random.default_rng``.
+    p, method, f, on_nonfinite
+        As in :func:`run_trajectory`.
+    same_noise : bool, default False
+        Use the same random stream for the two oracle calls of a SAM step.
+
+    Returns
+    -------
+    Trajectory
+    """
+    theta = np.asarray(_as_theta(theta0), dtype=float)
+    if theta.ndim != 1:
+        raise ValueError(f"theta0 must be a scalar or a vector of shape (d,), got shape {theta.shape}")
+    num_steps = check_int_at_least(num_steps, 0, "num_steps")
+    seed = check_int_at_least(seed, 0, "seed")
+    method = _check_method(method)
+    on_nonfinite = _check_on_nonfinite(on_nonfinite)
+    p = check_p_norm(p, "p")
+    _check_schedule(eta, "eta")
+    _check_schedule(rho, "rho")
+    rng = np.random.default_rng(seed)
+
+    iterates = np.full((num_steps + 1, theta.size), np.nan)
+    iterates[0] = theta
+    etas = np.full(num_steps, np.nan)
+    rhos = np.full(num_steps, np.nan)
+    diverged_at = None
+    for t in range(num_steps):
+        etas[t] = _schedule_value(eta, t, "eta")
+        rhos[t] = _schedule_value(rho, t, "rho") if method == "sam" else 0.0
+        if same_noise:
+            # One child seed per step; both calls replay the same stream.
+            step_seed = int(rng.integers(2**63))
+
+            def oracle(x: np.ndarray) -> Any:
+                return grad_oracle(x, np.random.default_rng(step_seed))
+        else:
+            def oracle(x: np.ndarray) -> Any:
+                return grad_oracle(x, rng)
+        try:
+            if method == "sam":
+                theta = sam_step(theta, oracle, etas[t], rhos[t], p)
+            else:
+                theta = gd_step(theta, oracle, etas[t])
+            check_finite_array(theta, "theta")
+        except ValueError as err:
+            if on_nonfinite == "stop" and "non-finite" in str(err):
+                diverged_at = t
+                break
+            if "non-finite" in str(err):
+                raise ValueError(f"step t={t}: {err} (the run diverged; lower eta or use on_nonfinite='stop')") from err
+            raise
+        iterates[t + 1] = theta
+    return Trajectory(iterates, _losses(f, iterates), etas, rhos, method, diverged_at)
