@@ -187,7 +187,7 @@ def test_run_trajectory_divergence_raise_or_stop():
 
     with pytest.raises(ValueError, match="t=.*diverged"):
         run_trajectory(3.0, grad, eta=1.0, rho=0.0, num_steps=50)
-    traj = run_trajectory(3.0, grad, eta=1.0, rho=0.0, num_steps=50, on_nonfinite="stop", f=lambda x: float(x[0]) ** 2)
+    traj = run_trajectory(3.0, grad, eta=1.0, rho=0.0, num_steps=50, on_nonfinite="stop", f=lambda x: abs(float(x[0])))
     assert traj.diverged_at is not None and traj.iterates.shape == (51, 1)
     assert np.all(np.isnan(traj.iterates[traj.diverged_at + 1:]))
     assert np.all(np.isfinite(traj.iterates[: traj.diverged_at + 1]))
