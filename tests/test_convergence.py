@@ -1,0 +1,192 @@
+"""Tests of samlib.convergence: test functions, the vectorised stochastic-SAM runner, bounds."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from samlib.convergence import (
+    cauchy_log,
+    log_grid,
+    loglog_slope,
+    rederived_bound,
+    run_stochastic_sam,
+    theorem2_bound,
+    tilted_pseudo_huber,
+)
+
+FUNCTIONS = [tilted_pseudo_huber(3, c=0.5), tilted_pseudo_huber(2, c=0.0), cauchy_log(3)]
+points = arrays(np.float64, 3, elements=st.floats(-50, 50, allow_nan=False))
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS[::2], ids=lambda f: f.name)
+@settings(max_examples=40, deadline=None)
+@given(x=points)
+def test_gradient_matches_autograd_and_is_bounded_by_G(fn, x):
+    xt = torch.tensor(x[None, :], requires_grad=True)
+    (auto,) = torch.autograd.grad(fn.value(xt).sum(), xt)
+    g = fn.grad(xt.detach())
+    torch.testing.assert_close(g, auto, rtol=1e-10, atol=1e-12)
+    assert float(g.norm()) <= fn.G + 1e-12
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS[::2], ids=lambda f: f.name)
+@settings(max_examples=40, deadline=None)
+@given(x=points, y=points)
+def test_gradient_is_L_lipschitz(fn, x, y):
+    gx, gy = fn.grad(torch.tensor(x[None])), fn.grad(torch.tensor(y[None]))
+    assert float((gx - gy).norm()) <= fn.L * float(np.linalg.norm(x - y)) + 1e-12
+
+
+def test_constants_are_attained_not_just_upper_bounds():
+    # G: approached far out on the tilted side / at |x_i| = 1; L: h'' at 0 equals 1.
+    f = tilted_pseudo_huber(4, c=0.5)
+    assert float(f.grad(torch.full((1, 4), -1e6, dtype=torch.float64)).norm()) == pytest.approx(f.G, rel=1e-9)
+    g = cauchy_log(4)
+    assert float(g.grad(torch.ones(1, 4, dtype=torch.float64)).norm()) == pytest.approx(g.G)
+    h = 1e-4
+    for fn in (f, g):
+        e = torch.zeros(1, fn.d, dtype=torch.float64)
+        e[0, 0] = h
+        second = (fn.grad(e) - fn.grad(-e))[0, 0] / (2 * h)
+        assert float(second) == pytest.approx(fn.L, rel=1e-6)
+    # minimum value and location of the tilted pseudo-Huber
+    m = 0.5 / math.sqrt(1 - 0.25)
+    xm = torch.full((1, 4), m, dtype=torch.float64)
+    assert float(f.value(xm)) == pytest.approx(f.f_min)
+    assert float(f.grad(xm).norm()) < 1e-12
+    assert not g.convex and f.convex
+
+
+def _reference_run(fn, x1, eta0, rho0, sigma, T, R, seed, block):
+    """Plain per-replicate loop drawing the same noise blocks as the runner (float64)."""
+    gen = torch.Generator().manual_seed(seed)
+    d = fn.d
+    x = torch.tensor(np.broadcast_to(x1, (d,)), dtype=torch.float64).repeat(R, 1)
+    sums = torch.zeros(R, dtype=torch.float64)
+    out = {}
+    t = 0
+    while t < T:
+        nb = min(block, T - t)
+        noise = torch.randn((nb, 2, R, d), generator=gen, dtype=torch.float64) * sigma / math.sqrt(d)
+        for k in range(nb):
+            t += 1
+            eta, rho = eta0 / math.sqrt(t), rho0 / math.sqrt(t)
+            for r in range(R):
+                g = fn.grad(x[r:r + 1])[0]
+                sums[r] += g @ g
+                g1 = g + noise[k, 0, r]
+                y = x[r] + rho * g1 / g1.norm()
+                x[r] = x[r] - eta * (fn.grad(y[None])[0] + noise[k, 1, r])
+            out[t] = (sums / t).clone()
+    return out, x
+
+
+def test_runner_matches_reference_loop():
+    fn = tilted_pseudo_huber(3, c=0.5)
+    kw = dict(eta0=0.7, rho0=0.3, sigma=0.8)
+    res = run_stochastic_sam(fn, 1.5, num_steps=25, replicates=4, seed=3, block=10,
+                             dtype=torch.float64, grid=[1, 7, 10, 25], **kw)
+    ref, x_end = _reference_run(fn, 1.5, T=25, R=4, seed=3, block=10, **kw)
+    for i, t in enumerate(res.T):
+        np.testing.assert_allclose(res.avg_sq_grad[i], ref[int(t)].numpy(), rtol=1e-12)
+    np.testing.assert_allclose(res.f_after[-1], fn.value(x_end).numpy(), rtol=1e-12)
+    assert res.f_start == pytest.approx(float(fn.value(torch.full((1, 3), 1.5, dtype=torch.float64))))
+
+
+def test_seeded_and_float32_agrees_with_float64():
+    fn = cauchy_log(5)
+    kw = dict(eta0=0.5, rho0=0.2, sigma=1.0, num_steps=300, replicates=50, seed=11)
+    a = run_stochastic_sam(fn, 2.0, **kw)
+    b = run_stochastic_sam(fn, 2.0, **kw)
+    np.testing.assert_array_equal(a.avg_sq_grad, b.avg_sq_grad)
+    c = run_stochastic_sam(fn, 2.0, **{**kw, "seed": 12})
+    assert not np.allclose(a.avg_sq_grad[-1], c.avg_sq_grad[-1])
+    # float64 draws other normals from the same seed: compare the estimates statistically
+    d64 = run_stochastic_sam(fn, 2.0, dtype=torch.float64, **{**kw, "replicates": 400})
+    (m32, s32), (m64, s64) = (r.mean_se(r.avg_sq_grad) for r in (a, d64))
+    assert np.all(np.abs(m32 - m64) <= 4 * np.hypot(s32, s64) + 1e-6 * m64)
+
+
+def test_noise_has_total_variance_sigma_squared():
+    # One SGD step from the minimiser: x_2 = x_1 - eta * xi, so E||x_2 - x_1||^2 = eta^2 sigma^2.
+    fn = cauchy_log(4)
+    res = run_stochastic_sam(fn, 0.0, eta0=0.05, rho0=0.0, sigma=2.0, num_steps=1,
+                             replicates=20000, seed=0, dtype=torch.float64)
+    # near 0, f(x) = ||x||^2/2 + O(x^4), so 2 E f(x_2) = E||x_2||^2 = 0.05^2 * 2^2 = 0.01
+    assert 2 * res.f_after[0].mean() == pytest.approx(0.01, rel=0.04)
+
+
+def test_deterministic_gd_is_monotone_and_replicates_agree():
+    fn = tilted_pseudo_huber(3, c=0.5)
+    res = run_stochastic_sam(fn, [3.0, -2.0, 0.5], eta0=0.9, rho0=0.0, sigma=0.0,
+                             num_steps=2000, replicates=3, dtype=torch.float64)
+    assert np.all(np.ptp(res.avg_sq_grad, axis=1) == 0)
+    assert np.all(np.diff(res.f_after[:, 0]) <= 1e-15)
+    # convex GD with eta <= 2/L: ||grad f|| does not increase, so neither does its running mean
+    assert np.all(np.diff(res.avg_sq_grad[:, 0]) <= 1e-15)
+
+
+def test_bounds_formulas_and_rederived_bound_holds():
+    T = np.array([1.0, 10.0, 100.0])
+    b = theorem2_bound(T, 3.0, np.array([1.0, 0.5, 0.2]), eta0=0.5, rho0=0.1, sigma=1.0, G=2.0, L=1.0)
+    c1 = 4 * np.array([2.0, 2.5, 2.8])
+    np.testing.assert_allclose(b, c1 / np.sqrt(T) + 2 * (0.5 + 0.2) * np.log(T) / np.sqrt(T))
+    fn = tilted_pseudo_huber(4, c=0.5)
+    kw = dict(eta0=2.5, rho0=0.5, sigma=0.5)  # eta0 > 1/L: outside the stated theorem's comfort zone
+    res = run_stochastic_sam(fn, 1.0, num_steps=2000, replicates=200, seed=1, **kw)
+    lhs, se = res.mean_se(res.avg_sq_grad)
+    rhs = rederived_bound(res.T, res.f_start, res.f_after.mean(1), G=fn.G, L=fn.L, **kw)
+    assert np.all(lhs - 3 * se <= rhs)
+
+
+def test_loglog_slope_recovers_power_law():
+    rng = np.random.default_rng(0)
+    T = log_grid(10_000)
+    vals = T[:, None] ** -0.5 * rng.lognormal(0, 0.1, size=(1, 300))
+    s, lo, hi = loglog_slope(T, vals, t_min=10, n_boot=200)
+    assert s == pytest.approx(-0.5, abs=1e-9)
+    assert lo <= -0.5 <= hi
+
+
+def test_log_grid():
+    g = log_grid(100_000)
+    assert g[0] == 1 and g[-1] == 100_000
+    assert np.all(np.diff(g) > 0)
+    assert 40 <= g.size <= 52
+    assert list(log_grid(1)) == [1]
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(eta0=0.0), "eta0"),
+        (dict(rho0=-1.0), "rho0"),
+        (dict(sigma=float("nan")), "sigma"),
+        (dict(num_steps=0), "num_steps"),
+        (dict(replicates=1.5), "replicates"),
+        (dict(eta_schedule="cosine"), "eta_schedule"),
+        (dict(grid=[0, 5]), "grid"),
+        (dict(dtype=torch.float16), "dtype"),
+    ],
+)
+def test_runner_validates_inputs(kwargs, match):
+    base = dict(eta0=0.5, rho0=0.1, sigma=1.0, num_steps=10, replicates=2)
+    with pytest.raises(ValueError, match=match):
+        run_stochastic_sam(cauchy_log(2), 1.0, **{**base, **kwargs})
+
+
+def test_other_validation():
+    with pytest.raises(ValueError, match="x_start"):
+        run_stochastic_sam(cauchy_log(2), [1.0, 2.0, 3.0], eta0=1, rho0=0, sigma=0, num_steps=2, replicates=1)
+    with pytest.raises(ValueError, match="c must be < 1"):
+        tilted_pseudo_huber(2, c=1.0)
+    with pytest.raises(ValueError, match="d"):
+        cauchy_log(0)
+    with pytest.raises(ValueError, match="shape"):
+        loglog_slope(np.array([1, 2]), np.ones((3, 2)))
