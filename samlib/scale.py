@@ -1,0 +1,227 @@
+"""Sharpness under reparametrisation: a two-layer linear model and adaptive (ASAM) sharpness.
+
+Dinh et al. (2017) observed that a network with positively homogeneous layers can be
+rescaled, ``W1 -> alpha W1`` and ``W2 -> W2 / alpha``, without changing the function it
+computes, while curvature-based sharpness (``lambda_max``, ``kappa_rho``) changes
+arbitrarily.  Kwon et al. (2021, ASAM) proposed the *adaptive* sharpness
+
+.. math::
+
+    \\kappa^{A}_\\rho(w) = \\max_{\\lVert T_w^{-1} \\epsilon \\rVert_2 \\le \\rho}
+        L(w + \\epsilon) - L(w), \\qquad T_w = \\operatorname{diag}(|w|),
+
+which is invariant to every such element-wise rescaling: substituting
+``epsilon = |w| * delta`` turns it into a maximum over ``||delta|| <= rho`` of
+``L(w + |w| * delta)``, and for ``w' = A w`` with ``A`` diagonal and positive,
+``A w + |A w| * delta = A (w + |w| * delta)`` while ``L o A = L``.
+
+The model here is ``x -> W2 W1 x`` with the squared loss
+``L(W1, W2) = ||X W1^T W2^T - Y||_F^2 / (2 n)``, parameters flattened as
+``theta = concat(W1.ravel(), W2.ravel())``.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validation import check_finite_array, check_int_at_least, check_nonnegative, check_positive
+
+__all__ = [
+    "TwoLayerLinear",
+    "adaptive_sharpness",
+    "adaptive_lambda_max",
+]
+
+
+@dataclass(frozen=True)
+class TwoLayerLinear:
+    """The squared loss of the two-layer linear model ``x -> W2 W1 x`` on data ``(X, Y)``.
+
+    ``L(theta) = ||X W1^T W2^T - Y||_F^2 / (2 n)`` with ``W1`` of shape ``(hidden, d_in)``
+    and ``W2`` of shape ``(d_out, hidden)``; ``theta`` is ``W1`` then ``W2``, flattened.
+
+    Parameters
+    ----------
+    X : array of shape (n, d_in)
+        Inputs.
+    Y : array of shape (n, d_out)
+        Targets.
+    hidden : int
+        Width of the hidden layer (>= 1).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> model = TwoLayerLinear(rng.normal(size=(5, 3)), rng.normal(size=(5, 2)), hidden=4)
+    >>> theta = rng.normal(size=model.num_params)
+    >>> bool(np.isclose(model.loss(model.rescale(theta, 10.0)), model.loss(theta)))
+    True
+    """
+
+    X: np.ndarray
+    Y: np.ndarray
+    hidden: int
+
+    def __post_init__(self) -> None:
+        X = check_finite_array(self.X, "X", ndim=2)
+        Y = check_finite_array(self.Y, "Y", ndim=2)
+        if X.shape[0] != Y.shape[0]:
+            raise ValueError(f"X and Y must have the same number of rows, got {X.shape[0]} and {Y.shape[0]}")
+        if X.shape[0] == 0:
+            raise ValueError("X must hold at least one sample, got 0 rows")
+        object.__setattr__(self, "X", X)
+        object.__setattr__(self, "Y", Y)
+        object.__setattr__(self, "hidden", check_int_at_least(self.hidden, 1, "hidden"))
+
+    @property
+    def d_in(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def d_out(self) -> int:
+        return self.Y.shape[1]
+
+    @property
+    def num_params(self) -> int:
+        return self.hidden * (self.d_in + self.d_out)
+
+    def unpack(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Split a flat parameter vector into ``(W1, W2)``."""
+        theta = check_finite_array(theta, "theta", ndim=1)
+        if theta.shape[0] != self.num_params:
+            raise ValueError(f"theta must have {self.num_params} entries, got {theta.shape[0]}")
+        k = self.hidden * self.d_in
+        return theta[:k].reshape(self.hidden, self.d_in), theta[k:].reshape(self.d_out, self.hidden)
+
+    def loss(self, theta: np.ndarray) -> float:
+        """``||X W1^T W2^T - Y||_F^2 / (2 n)``."""
+        W1, W2 = self.unpack(theta)
+        R = self.X @ W1.T @ W2.T - self.Y
+        return float(np.sum(R * R) / (2 * self.X.shape[0]))
+
+    def grad(self, theta: np.ndarray) -> np.ndarray:
+        """Gradient: ``dL/dW2 = R^T H / n`` and ``dL/dW1 = W2^T R^T X / n`` with ``H = X W1^T``."""
+        W1, W2 = self.unpack(theta)
+        H = self.X @ W1.T
+        R = (H @ W2.T - self.Y) / self.X.shape[0]
+        return np.concatenate([(W2.T @ R.T @ self.X).ravel(), (R.T @ H).ravel()])
+
+    def hvp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Exact Hessian-vector product: the derivative of :meth:`grad` along ``v``, in closed form.
+
+        With ``(V1, V2)`` the blocks of ``v``, ``dH = X V1^T`` and ``dR = (dH W2^T + H V2^T) / n``, so
+        ``d(dL/dW1) = (V2^T R^T + W2^T dR^T) X`` and ``d(dL/dW2) = dR^T H + R^T dH``.
+        """
+        W1, W2 = self.unpack(theta)
+        V1, V2 = self.unpack(v)
+        n = self.X.shape[0]
+        H = self.X @ W1.T
+        R = (H @ W2.T - self.Y) / n
+        dH = self.X @ V1.T
+        dR = (dH @ W2.T + H @ V2.T) / n
+        return np.concatenate([((V2.T @ R.T + W2.T @ dR.T) @ self.X).ravel(), (dR.T @ H + R.T @ dH).ravel()])
+
+    def hessian(self, theta: np.ndarray) -> np.ndarray:
+        """Dense Hessian, exact: one :meth:`hvp` per coordinate vector (the loss is a quartic polynomial)."""
+        H = np.stack([self.hvp(theta, e) for e in np.eye(self.num_params)], axis=1)
+        return (H + H.T) / 2  # exact up to rounding; symmetrise the rounding away
+
+    def rescale(self, theta: np.ndarray, alpha: float) -> np.ndarray:
+        """Return the parameters of the same function with ``W1 -> alpha W1``, ``W2 -> W2 / alpha``.
+
+        ``alpha`` may also be an array of ``hidden`` positive factors, one per hidden unit
+        (row ``j`` of ``W1`` times ``alpha_j``, column ``j`` of ``W2`` divided by it).
+        """
+        W1, W2 = self.unpack(theta)
+        a = np.asarray(alpha, dtype=float)
+        if a.ndim == 0:
+            a = np.full(self.hidden, check_positive(float(a), "alpha"))
+        elif a.shape != (self.hidden,) or not np.all(np.isfinite(a)) or np.any(a <= 0):
+            raise ValueError(f"alpha must be a positive scalar or {self.hidden} positive finite factors, got {alpha!r}")
+        return np.concatenate([(a[:, None] * W1).ravel(), (W2 / a[None, :]).ravel()])
+
+
+def adaptive_sharpness(
+    f: Callable[[np.ndarray], float],
+    grad_f: Callable[[np.ndarray], np.ndarray],
+    theta: np.ndarray,
+    rho: float,
+    *,
+    eta: float = 0.0,
+    **pga_kwargs,
+) -> tuple[float, np.ndarray]:
+    """Adaptive (ASAM) sharpness of Kwon et al. (2021, eq. 6), by projected gradient ascent.
+
+    .. math::
+
+        \\kappa^{A}_\\rho(\\theta) = \\max_{\\lVert T_\\theta^{-1}\\epsilon\\rVert_2 \\le \\rho}
+            f(\\theta + \\epsilon) - f(\\theta), \\qquad T_\\theta = \\operatorname{diag}(|\\theta| + \\eta).
+
+    With ``epsilon = T delta`` this is the ordinary sharpness, at ``delta = 0``, of
+    ``g(delta) = f(theta + T delta)``; it is computed by :func:`samlib.sharpness.sharpness_pga`
+    on ``g`` and is therefore a lower bound.  With ``eta = 0`` (the default) it is exactly
+    invariant to positive element-wise rescalings that leave ``f`` unchanged; ASAM's
+    ``eta > 0`` keeps ``T`` invertible at zero weights at the price of that invariance.
+
+    Parameters
+    ----------
+    f, grad_f : callables
+        Value and gradient of the loss on a flat parameter vector.
+    theta : array of shape (d,)
+        Where to measure.
+    rho : float
+        Radius (>= 0) of the ball in the rescaled coordinates ``delta``.
+    eta : float
+        Offset added to ``|theta|`` (>= 0).
+    **pga_kwargs
+        Passed to :func:`samlib.sharpness.sharpness_pga` (restarts, steps, seed, ...).
+
+    Returns
+    -------
+    kappa : float
+        The adaptive sharpness (a lower bound on the maximum).
+    eps : array of shape (d,)
+        The maximising perturbation in the original coordinates, ``T delta``.
+    """
+    theta = check_finite_array(theta, "theta", ndim=1)
+    rho = check_nonnegative(rho, "rho")
+    eta = check_nonnegative(eta, "eta")
+    from .sharpness import sharpness_pga  # after validation: bad input fails fast and clearly
+    T = np.abs(theta) + eta
+
+    def g(delta: np.ndarray) -> float:
+        return f(theta + T * delta)
+
+    def grad_g(delta: np.ndarray) -> np.ndarray:  # chain rule through epsilon = T delta
+        return T * np.asarray(grad_f(theta + T * delta), dtype=float)
+
+    res = sharpness_pga(g, grad_g, np.zeros_like(theta), rho, **pga_kwargs)
+    kappa, delta = _kappa_and_eps(res)
+    return kappa, T * delta
+
+
+def _kappa_and_eps(res) -> tuple[float, np.ndarray]:
+    """Read ``(kappa, eps)`` from what :func:`samlib.sharpness.sharpness_pga` returns."""
+    if isinstance(res, tuple):
+        return float(res[0]), np.asarray(res[1], dtype=float)
+    return float(res.kappa), np.asarray(res.eps, dtype=float)
+
+
+def adaptive_lambda_max(hessian: np.ndarray, theta: np.ndarray, eta: float = 0.0) -> float:
+    """Top eigenvalue of ``T H T`` with ``T = diag(|theta| + eta)``: the second-order adaptive sharpness.
+
+    Near a minimum ``kappa^A_rho ~ rho^2 lambda_max(T H T) / 2``.  Under a rescaling
+    ``theta' = A theta`` that leaves the loss unchanged, ``H' = A^{-1} H A^{-1}`` and
+    ``T' = A T``, so ``T' H' T' = T H T``: the value is invariant (for ``eta = 0``).
+    """
+    from ._validation import check_symmetric
+
+    H = check_symmetric(hessian, "hessian", rtol=1e-8)
+    theta = check_finite_array(theta, "theta", ndim=1)
+    if H.shape[0] != theta.shape[0]:
+        raise ValueError(f"hessian is {H.shape} but theta has {theta.shape[0]} entries")
+    T = np.abs(theta) + check_nonnegative(eta, "eta")
+    M = T[:, None] * H * T[None, :]
+    return float(np.linalg.eigvalsh((M + M.T) / 2)[-1])
