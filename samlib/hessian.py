@@ -1,0 +1,442 @@
+"""Second-order tools on a flat parameter vector: Hessian-vector products, the dense Hessian,
+its largest eigenvalue (Lanczos and power iteration) and its trace (Hutchinson).
+
+Every tool works on a scalar function of a flat vector, :math:`f:\\mathbb{R}^d\\to\\mathbb{R}`,
+given as a torch-traceable callable ``f(theta) -> 0-d tensor``.  A torch model and a loss are
+turned into such a function by :func:`model_loss_fn`, so the same code measures a toy
+landscape and a network.
+
+The Hessian-vector product is computed by automatic differentiation, never by forming
+:math:`H`:
+
+.. math::
+
+    H(\\theta)\\,v = \\nabla_\\theta\\big(\\nabla f(\\theta)^\\top v\\big)
+                 = \\frac{d}{dt}\\,\\nabla f(\\theta + t v)\\Big|_{t=0},
+
+i.e. a vector-Jacobian product of the gradient map ("reverse over reverse", as in PyHessian,
+Yao et al. 2020) or a Jacobian-vector product of it ("forward over reverse"), both with
+``torch.func``.  Each product costs a small constant times one gradient evaluation.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call, grad, jvp, vjp, vmap
+
+from ._validation import check_int_at_least, check_nonnegative, check_positive
+
+__all__ = [
+    "hvp",
+    "hvp_operator",
+    "model_loss_fn",
+    "hessian_dense",
+    "lambda_max",
+    "lambda_max_power",
+    "hessian_trace",
+    "EigResult",
+    "TraceResult",
+]
+
+_MODES = ("rev", "fwd")
+
+
+class EigResult(NamedTuple):
+    """Result of :func:`lambda_max` / :func:`lambda_max_power`."""
+
+    eigenvalue: float
+    eigenvector: torch.Tensor  # unit norm, shape (d,)
+    num_hvp: int  # Hessian-vector products used
+
+
+class TraceResult(NamedTuple):
+    """Result of :func:`hessian_trace`."""
+
+    estimate: float
+    stderr: float  # standard error of the mean of the probes
+    num_hvp: int
+
+
+# -- input checks ----------------------------------------------------------------------------
+
+def _check_f(f: Any) -> Callable[[torch.Tensor], torch.Tensor]:
+    if not callable(f):
+        raise ValueError(f"f must be a callable f(theta) -> scalar tensor, got {f!r}")
+
+    def scalar_f(theta: torch.Tensor) -> torch.Tensor:
+        out = f(theta)
+        if not isinstance(out, torch.Tensor) or out.ndim != 0:
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise ValueError(f"f(theta) must return a 0-d tensor, got {shape}")
+        return out
+
+    return scalar_f
+
+
+def _check_theta(theta: Any, name: str = "theta") -> torch.Tensor:
+    if not isinstance(theta, torch.Tensor):
+        try:
+            theta = torch.as_tensor(np.asarray(theta, dtype=np.float64))
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a 1-d float tensor, got {theta!r}") from None
+    if theta.ndim != 1 or theta.numel() == 0:
+        raise ValueError(f"{name} must be a non-empty 1-d tensor, got shape {tuple(theta.shape)}")
+    if not theta.is_floating_point():
+        raise ValueError(f"{name} must have a floating dtype, got {theta.dtype}")
+    if not bool(torch.isfinite(theta).all()):
+        raise ValueError(f"{name} contains non-finite values (nan or inf)")
+    return theta.detach()
+
+
+def _check_vector(v: Any, theta: torch.Tensor, name: str = "v") -> torch.Tensor:
+    if not isinstance(v, torch.Tensor):
+        try:
+            v = torch.as_tensor(np.asarray(v, dtype=np.float64))
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a tensor shaped like theta, got {v!r}") from None
+    if v.shape[-1:] != theta.shape or v.ndim not in (1, 2):
+        raise ValueError(
+            f"{name} must have shape {tuple(theta.shape)} (or (k, {theta.numel()})), got {tuple(v.shape)}"
+        )
+    if not bool(torch.isfinite(v).all()):
+        raise ValueError(f"{name} contains non-finite values (nan or inf)")
+    return v.detach().to(dtype=theta.dtype, device=theta.device)
+
+
+def _check_mode(mode: str) -> str:
+    if mode not in _MODES:
+        raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+    return mode
+
+
+def _check_seed(seed: Any) -> int:
+    return check_int_at_least(seed, 0, "seed")
+
+
+# -- Hessian-vector products -------------------------------------------------------------------
+
+def hvp(f: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor, v: torch.Tensor,
+        mode: str = "rev") -> torch.Tensor:
+    """Hessian-vector product :math:`H(\\theta)v = \\nabla^2 f(\\theta)\\,v` by automatic differentiation.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(theta) -> 0-d tensor``, differentiable twice by ``torch.func``.
+    theta : tensor, shape (d,)
+        Point where the Hessian is taken (floating dtype; float64 for accurate spectra).
+    v : tensor, shape (d,) or (k, d)
+        Vector(s); a batch of ``k`` vectors gives ``k`` products (``vmap``).
+    mode : {"rev", "fwd"}
+        ``"rev"``: :math:`\\nabla_\\theta(\\nabla f^\\top v)` (vjp of the gradient, as PyHessian);
+        ``"fwd"``: :math:`\\partial_t \\nabla f(\\theta+tv)|_{t=0}` (jvp of the gradient).
+
+    Returns
+    -------
+    tensor, same shape as ``v``
+
+    Raises
+    ------
+    ValueError
+        If ``f`` is not callable or returns a non-scalar, ``theta`` is not a finite non-empty
+        1-d float tensor, ``v`` has the wrong shape or non-finite entries, or ``mode`` is unknown.
+
+    Examples
+    --------
+    >>> import torch
+    >>> A = torch.tensor([[2.0, 1.0], [1.0, 3.0]], dtype=torch.float64)
+    >>> f = lambda x: 0.5 * x @ A @ x
+    >>> hvp(f, torch.zeros(2, dtype=torch.float64), torch.tensor([1.0, 0.0], dtype=torch.float64))
+    tensor([2., 1.], dtype=torch.float64)
+    """
+    return hvp_operator(f, theta, mode=mode)(v)
+
+
+def hvp_operator(f: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor,
+                 mode: str = "rev") -> Callable[[torch.Tensor], torch.Tensor]:
+    """Return ``v -> H(theta) v`` for repeated products at one point (see :func:`hvp`).
+
+    In ``"rev"`` mode the gradient graph at ``theta`` is built once and each call is one
+    backward pass through it, which is what iterative eigensolvers need.  The returned
+    function accepts ``(d,)`` or a batch ``(k, d)`` of vectors.
+    """
+    f = _check_f(f)
+    theta = _check_theta(theta)
+    mode = _check_mode(mode)
+    if mode == "rev":
+        _, vjp_fn = vjp(grad(f), theta)
+
+        def single(v: torch.Tensor) -> torch.Tensor:
+            return vjp_fn(v)[0]
+    else:
+        grad_f = grad(f)
+
+        def single(v: torch.Tensor) -> torch.Tensor:
+            return jvp(grad_f, (theta,), (v,))[1]
+
+    batched = vmap(single)
+
+    def apply(v: torch.Tensor) -> torch.Tensor:
+        v = _check_vector(v, theta)
+        return single(v) if v.ndim == 1 else batched(v)
+
+    return apply
+
+
+def model_loss_fn(model: nn.Module, loss_fn: Callable[..., torch.Tensor], X: torch.Tensor,
+                  y: torch.Tensor, dtype: torch.dtype | None = None
+                  ) -> tuple[Callable[[torch.Tensor], torch.Tensor], torch.Tensor]:
+    """Turn a model and a loss into a function of the flat parameter vector.
+
+    :math:`f(\\theta) = \\ell(\\mathrm{model}_\\theta(X), y)`, where :math:`\\theta` concatenates the
+    model's trainable parameters (``requires_grad=True``) in ``named_parameters()`` order; the
+    model is called with ``torch.func.functional_call``, so its own weights are not modified.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Used in its current mode.  Put models with BatchNorm/dropout in ``eval()`` mode: a
+        training-mode BatchNorm would update running statistics inside the transforms.
+    loss_fn : callable
+        ``loss_fn(output, y) -> 0-d tensor``, e.g. ``torch.nn.functional.cross_entropy``.
+    X, y : tensors
+        The data the loss is evaluated on (the full batch).
+    dtype : torch dtype, optional
+        If given (e.g. ``torch.float64`` for accurate eigenvalues), a copy of the model and the
+        floating-point data are cast to it.
+
+    Returns
+    -------
+    f : callable
+        ``f(theta) -> 0-d tensor``.
+    theta0 : tensor, shape (d,)
+        The model's current parameters, flattened (a copy).
+
+    Raises
+    ------
+    ValueError
+        If ``model`` is not a module without trainable parameters or ``loss_fn`` is not callable.
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not callable(loss_fn):
+        raise ValueError(f"loss_fn must be callable, got {loss_fn!r}")
+    if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
+        raise ValueError(f"X and y must be tensors, got {type(X).__name__} and {type(y).__name__}")
+    if dtype is not None:
+        model = copy.deepcopy(model).to(dtype)
+        X = X.to(dtype) if X.is_floating_point() else X
+        y = y.to(dtype) if y.is_floating_point() else y
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if not named:
+        raise ValueError("model has no trainable parameters")
+    names = [n for n, _ in named]
+    shapes = [p.shape for _, p in named]
+    sizes = [p.numel() for _, p in named]
+    # frozen parameters and buffers are passed as constants
+    constants = {n: p.detach() for n, p in model.named_parameters() if not p.requires_grad}
+    constants.update(dict(model.named_buffers()))
+    theta0 = torch.cat([p.detach().reshape(-1) for _, p in named]).clone()
+
+    def f(theta: torch.Tensor) -> torch.Tensor:
+        chunks = torch.split(theta, sizes)
+        params = {n: c.view(s) for n, c, s in zip(names, chunks, shapes)}
+        params.update(constants)
+        return loss_fn(functional_call(model, params, (X,)), y)
+
+    return f, theta0
+
+
+# -- dense Hessian -----------------------------------------------------------------------------
+
+def hessian_dense(f: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor) -> torch.Tensor:
+    """The full Hessian :math:`H_{ij} = \\partial_i\\partial_j f(\\theta)`, symmetrised, for small ``d``.
+
+    Computed with ``torch.func.hessian`` (forward over reverse); the result is replaced by
+    :math:`(H + H^\\top)/2` to remove round-off asymmetry.  Memory is :math:`O(d^2)`.
+
+    Returns
+    -------
+    tensor, shape (d, d)
+    """
+    f = _check_f(f)
+    theta = _check_theta(theta)
+    H = torch.func.hessian(f)(theta)
+    return 0.5 * (H + H.T)
+
+
+# -- largest eigenvalue ------------------------------------------------------------------------
+
+def _unit(x: np.ndarray | torch.Tensor):
+    return x / (np.linalg.norm(x) if isinstance(x, np.ndarray) else torch.linalg.vector_norm(x))
+
+
+def lambda_max(f: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor, tol: float = 1e-6,
+               seed: int = 0, maxiter: int | None = None, ncv: int | None = None,
+               mode: str = "rev") -> EigResult:
+    """Largest (algebraic) eigenvalue of :math:`H(\\theta)` by Lanczos, counting Hessian-vector products.
+
+    Runs ``scipy.sparse.linalg.eigsh(k=1, which='LA')`` (implicitly restarted Lanczos,
+    Lanczos 1950; ARPACK) on a ``LinearOperator`` whose ``matvec`` is :func:`hvp`.  The start
+    vector is a seeded standard normal vector.  Products are evaluated in ``theta``'s dtype and
+    returned to ARPACK in float64; use a float64 ``theta`` (and :func:`model_loss_fn` with
+    ``dtype=torch.float64``) for accurate eigenvalues.  For :math:`d \\le 2` the Hessian is
+    formed from :math:`d` products and diagonalised directly.
+
+    Parameters
+    ----------
+    f, theta : see :func:`hvp`
+    tol : float, default 1e-6
+        ARPACK's relative accuracy (``0`` = machine precision).
+    seed : int, default 0
+        Seed of the start vector.
+    maxiter, ncv : int, optional
+        Passed to ``eigsh`` (restarts, Lanczos basis size).
+    mode : {"rev", "fwd"}
+        How the products are computed (:func:`hvp`).
+
+    Returns
+    -------
+    EigResult
+        ``(eigenvalue, eigenvector, num_hvp)``; the eigenvector has unit norm and ``num_hvp``
+        is the number of ``matvec`` calls.
+
+    Raises
+    ------
+    ValueError
+        Bad ``f``, ``theta``, ``mode``, negative or non-finite ``tol``, negative ``seed``, or
+        ``maxiter``/``ncv`` below 1.
+    """
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    tol = check_nonnegative(tol, "tol")
+    seed = _check_seed(seed)
+    if maxiter is not None:
+        maxiter = check_int_at_least(maxiter, 1, "maxiter")
+    op = hvp_operator(f, theta, mode=mode)
+    theta = _check_theta(theta)
+    d = theta.numel()
+    if ncv is not None:
+        ncv = check_int_at_least(ncv, 2, "ncv")
+    count = 0
+
+    def matvec(x: np.ndarray) -> np.ndarray:
+        nonlocal count
+        count += 1
+        v = torch.as_tensor(np.asarray(x, dtype=np.float64).reshape(-1), dtype=theta.dtype,
+                            device=theta.device)
+        return op(v).detach().cpu().to(torch.float64).numpy()
+
+    if d <= 2:  # ARPACK needs k < d; form H from d products instead
+        H = np.column_stack([matvec(e) for e in np.eye(d)])
+        w, V = np.linalg.eigh(0.5 * (H + H.T))
+        vec = V[:, -1]
+        return EigResult(float(w[-1]), torch.as_tensor(vec, dtype=theta.dtype), count)
+
+    v0 = np.random.default_rng(seed).standard_normal(d)
+    A = LinearOperator((d, d), matvec=matvec, dtype=np.float64)
+    w, V = eigsh(A, k=1, which="LA", tol=tol, v0=v0, maxiter=maxiter, ncv=ncv)
+    vec = _unit(V[:, 0])
+    return EigResult(float(w[0]), torch.as_tensor(vec, dtype=theta.dtype, device=theta.device), count)
+
+
+def lambda_max_power(f: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor, tol: float = 1e-3,
+                     max_iter: int = 100, seed: int = 0, mode: str = "rev") -> EigResult:
+    """Dominant eigenvalue of :math:`H(\\theta)` by power iteration, as PyHessian does it.
+
+    Following Yao et al. (2020), ``pyhessian/hessian.py``: start from a seeded unit normal
+    vector :math:`v`; repeat :math:`\\lambda \\leftarrow v^\\top H v`, :math:`v \\leftarrow Hv/\\lVert Hv\\rVert`
+    and stop when :math:`|\\lambda_{\\rm new}-\\lambda_{\\rm old}| / (|\\lambda_{\\rm old}|+10^{-6}) < {\\rm tol}`
+    or after ``max_iter`` products.  Note that this finds the eigenvalue of largest
+    *magnitude*, which is :math:`\\lambda_{\\max}` only when it dominates the most negative one, and
+    converges at rate :math:`|\\lambda_2/\\lambda_1|` (slow for clustered spectra).
+
+    Returns
+    -------
+    EigResult
+        ``(eigenvalue, eigenvector, num_hvp)``.
+
+    Raises
+    ------
+    ValueError
+        Bad ``f``, ``theta``, ``mode``, ``tol <= 0``, ``max_iter < 1`` or negative ``seed``.
+    """
+    tol = check_positive(tol, "tol")
+    max_iter = check_int_at_least(max_iter, 1, "max_iter")
+    seed = _check_seed(seed)
+    op = hvp_operator(f, theta, mode=mode)
+    theta = _check_theta(theta)
+    rng = np.random.default_rng(seed)
+    v = _unit(torch.as_tensor(rng.standard_normal(theta.numel()), dtype=theta.dtype, device=theta.device))
+    eig = None
+    count = 0
+    for _ in range(max_iter):
+        Hv = op(v)
+        count += 1
+        new = float(torch.dot(Hv, v))
+        norm = torch.linalg.vector_norm(Hv)
+        if float(norm) == 0.0:  # v in the null space: eigenvalue 0
+            eig = 0.0
+            break
+        v = Hv / norm
+        if eig is not None and abs(new - eig) / (abs(eig) + 1e-6) < tol:
+            eig = new
+            break
+        eig = new
+    return EigResult(float(eig), v, count)
+
+
+# -- trace -------------------------------------------------------------------------------------
+
+def hessian_trace(f: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor, num_probes: int = 100,
+                  seed: int = 0, batch_size: int = 16, mode: str = "rev") -> TraceResult:
+    """Hutchinson's estimate of :math:`\\operatorname{tr} H(\\theta)` with Rademacher probes.
+
+    :math:`\\widehat{\\operatorname{tr}} = \\frac1N\\sum_{k=1}^N z_k^\\top H z_k` with
+    :math:`z_k \\in \\{-1,1\\}^d` uniform, which is unbiased since :math:`\\mathbb{E}[zz^\\top]=I`
+    (Hutchinson 1990); the standard error is the sample standard deviation of
+    :math:`z_k^\\top H z_k` over :math:`\\sqrt N`.  Its variance is
+    :math:`2\\sum_{i\\ne j} H_{ij}^2`, so the estimate is exact for diagonal :math:`H`.
+
+    Parameters
+    ----------
+    f, theta, mode : see :func:`hvp`
+    num_probes : int, default 100
+        Number of probes :math:`N \\ge 1` (= Hessian-vector products).
+    seed : int, default 0
+        Seed of the probes (numpy ``default_rng``).
+    batch_size : int, default 16
+        Probes evaluated together with ``vmap`` (memory vs speed).
+
+    Returns
+    -------
+    TraceResult
+        ``(estimate, stderr, num_hvp)``; ``stderr`` is ``nan`` when ``num_probes == 1``.
+
+    Raises
+    ------
+    ValueError
+        Bad ``f``, ``theta``, ``mode``, ``num_probes < 1``, ``batch_size < 1`` or negative ``seed``.
+    """
+    num_probes = check_int_at_least(num_probes, 1, "num_probes")
+    batch_size = check_int_at_least(batch_size, 1, "batch_size")
+    seed = _check_seed(seed)
+    op = hvp_operator(f, theta, mode=mode)
+    theta = _check_theta(theta)
+    rng = np.random.default_rng(seed)
+    Z = rng.choice(np.array([-1.0, 1.0]), size=(num_probes, theta.numel()))
+    Z = torch.as_tensor(Z, dtype=theta.dtype, device=theta.device)
+    samples = []
+    for start in range(0, num_probes, batch_size):
+        Zb = Z[start:start + batch_size]
+        samples.append((op(Zb) * Zb).sum(dim=1))
+    s = torch.cat(samples).detach().to(torch.float64).cpu()
+    est = float(s.mean())
+    stderr = float(s.std(unbiased=True) / math.sqrt(num_probes)) if num_probes > 1 else math.nan
+    return TraceResult(est, stderr, num_probes)

@@ -1,0 +1,551 @@
+"""Tests of samlib.optim: the SAM/ASAM optimizer and the BatchNorm helpers."""
+from __future__ import annotations
+
+import copy
+import math
+import time
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+from torch.nn import functional as F
+
+from samlib.optim import SAM, bn_frozen, disable_running_stats, enable_running_stats
+
+DT = torch.float64
+
+
+def mlp(seed: int = 0, bias: bool = True, bn: bool = False) -> nn.Module:
+    torch.manual_seed(seed)
+    layers = [nn.Linear(5, 8, bias=bias)]
+    if bn:
+        layers.append(nn.BatchNorm1d(8))
+    layers += [nn.Tanh(), nn.Linear(8, 3, bias=bias)]
+    return nn.Sequential(*layers).to(DT)
+
+
+def data(seed: int = 1, n: int = 16):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 5, generator=g, dtype=DT), torch.randint(0, 3, (n,), generator=g)
+
+
+def loss_of(model, X, y):
+    return F.cross_entropy(model(X), y)
+
+
+def params_of(model):
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def sam_iteration(opt, model, X, y):
+    opt.zero_grad()
+    loss_of(model, X, y).backward()
+    opt.first_step(zero_grad=True)
+    loss_of(model, X, y).backward()
+    opt.second_step(zero_grad=True)
+
+
+# -- rho = 0 is the base optimizer -------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "base, kwargs",
+    [
+        (torch.optim.SGD, dict(lr=0.1)),
+        (torch.optim.SGD, dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3)),
+        (torch.optim.Adam, dict(lr=1e-2)),
+    ],
+)
+def test_rho_zero_equals_base_optimizer_step_for_step(base, kwargs):
+    X, y = data()
+    m_sam, m_base = mlp(), mlp()
+    sam = SAM(m_sam.parameters(), base, rho=0.0, **kwargs)
+    ref = base(m_base.parameters(), **kwargs)
+    for _ in range(5):
+        sam_iteration(sam, m_sam, X, y)
+        ref.zero_grad()
+        loss_of(m_base, X, y).backward()
+        ref.step()
+        for a, b in zip(m_sam.parameters(), m_base.parameters()):
+            assert torch.equal(a, b)
+    # the iterates really moved, so the equality is not vacuous
+    assert not torch.equal(next(m_sam.parameters()), next(mlp().parameters()))
+
+
+# -- the perturbation --------------------------------------------------------------------------
+
+def test_first_step_moves_by_rho_times_normalised_global_gradient():
+    X, y = data()
+    model = mlp()
+    rho = 0.3
+    opt = SAM(model.parameters(), torch.optim.SGD, rho=rho, lr=0.1)
+    loss_of(model, X, y).backward()
+    w0 = params_of(model)
+    g = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+    opt.first_step()
+    w1 = params_of(model)
+    eps = torch.cat([(b - a).reshape(-1) for a, b in zip(w0, w1)])
+    torch.testing.assert_close(eps, rho * g / g.norm(), rtol=1e-10, atol=1e-14)
+    assert math.isclose(float(eps.norm()), rho, rel_tol=1e-10)
+
+
+def test_restore_is_bit_exact():
+    X, y = data()
+    model = mlp()
+    opt = SAM(model.parameters(), torch.optim.SGD, rho=0.7, lr=0.1)
+    # float32 weights of very different magnitude, where w + eps - eps != w in general
+    with torch.no_grad():
+        for i, p in enumerate(model.parameters()):
+            p.mul_(10.0 ** (3 * i - 4))
+    w0 = params_of(model)
+    loss_of(model, X, y).backward()
+    opt.first_step(zero_grad=True)
+    assert any(not torch.equal(a, b) for a, b in zip(w0, model.parameters()))
+    opt.restore()
+    for a, b in zip(w0, model.parameters()):
+        assert torch.equal(a.view(torch.int64), b.detach().view(torch.int64))  # same bits
+
+
+def test_zero_gradient_gives_no_perturbation_and_no_nan():
+    model = mlp()
+    opt = SAM(model.parameters(), torch.optim.SGD, rho=0.5, lr=0.1)
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    w0 = params_of(model)
+    opt.first_step()
+    for a, b in zip(w0, model.parameters()):
+        assert torch.equal(a, b)
+    opt.second_step()
+    for a, b in zip(w0, model.parameters()):
+        assert torch.equal(a, b) and bool(torch.isfinite(b).all())
+
+
+def test_parameters_without_gradient_are_not_moved():
+    X, y = data()
+    model = mlp()
+    first = model[0]
+    first.weight.requires_grad_(False)
+    opt = SAM(model.parameters(), torch.optim.SGD, rho=0.5, lr=0.1)
+    loss_of(model, X, y).backward()
+    w = first.weight.detach().clone()
+    opt.first_step()
+    assert torch.equal(first.weight, w)
+    assert not torch.equal(model[2].weight, params_of(mlp())[2])
+
+
+def test_groups_share_the_global_norm_and_use_their_own_rho():
+    X, y = data()
+    model = mlp()
+    groups = [{"params": model[0].parameters(), "rho": 0.1}, {"params": model[2].parameters()}]
+    opt = SAM(groups, torch.optim.SGD, rho=0.4, lr=0.1)
+    loss_of(model, X, y).backward()
+    g0 = torch.cat([p.grad.reshape(-1) for p in model[0].parameters()])
+    g2 = torch.cat([p.grad.reshape(-1) for p in model[2].parameters()])
+    gnorm = torch.cat([g0, g2]).norm()
+    w0 = params_of(model)
+    opt.first_step()
+    e = [(b - a).reshape(-1) for a, b in zip(w0, model.parameters())]
+    torch.testing.assert_close(torch.cat(e[:2]), 0.1 * g0 / gnorm, rtol=1e-9, atol=1e-14)
+    torch.testing.assert_close(torch.cat(e[2:]), 0.4 * g2 / gnorm, rtol=1e-9, atol=1e-14)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=1, max_size=12),
+    st.one_of(st.just(0.0), st.floats(1e-6, 10.0)),  # tiny rho: |eps|^2 would underflow
+)
+def test_property_norm_is_rho_and_direction_is_gradient(gvals, rho):
+    w = nn.Parameter(torch.zeros(len(gvals), dtype=DT))
+    w.grad = torch.tensor(gvals, dtype=DT)
+    opt = SAM([w], torch.optim.SGD, rho=rho, lr=0.1)
+    opt.first_step()
+    eps = w.detach().clone()
+    gnorm = float(w.grad.norm())
+    assert bool(torch.isfinite(eps).all())
+    if gnorm == 0 or rho == 0:
+        assert float(eps.abs().max()) == 0.0
+    else:
+        assert math.isclose(float(eps.norm()), rho, rel_tol=1e-9)
+        assert float(eps @ w.grad) == pytest.approx(rho * gnorm, rel=1e-9)
+
+
+# -- ASAM --------------------------------------------------------------------------------------
+
+def test_asam_perturbation_formula_with_eta():
+    X, y = data()
+    model = mlp()
+    rho, eta = 0.2, 0.01
+    opt = SAM(model.parameters(), torch.optim.SGD, rho=rho, adaptive=True, eta=eta, lr=0.1)
+    loss_of(model, X, y).backward()
+    w = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    g = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+    T = w.abs() + eta
+    opt.first_step()
+    w1 = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    torch.testing.assert_close(w1 - w, rho * T**2 * g / (T * g).norm(), rtol=1e-9, atol=1e-15)
+
+
+def _perturbation_after_rescaling(adaptive: bool, a: float):
+    """eps at the ReLU-equivalent point (a W1, W2 / a), mapped back by A^-1, and eps at (W1, W2)."""
+    torch.manual_seed(3)
+    X = torch.randn(20, 4, dtype=DT)
+    y = torch.randn(20, 2, dtype=DT)
+    W1 = torch.randn(6, 4, dtype=DT)
+    W2 = torch.randn(2, 6, dtype=DT)
+    out = []
+    for s in (1.0, a):
+        w1, w2 = nn.Parameter(W1 * s), nn.Parameter(W2 / s)
+        opt = SAM([w1, w2], torch.optim.SGD, rho=0.1, adaptive=adaptive, lr=0.1)
+        F.mse_loss(torch.relu(X @ w1.T) @ w2.T, y).backward()
+        opt.first_step()
+        out.append(((w1.detach() - W1 * s) / s, (w2.detach() - W2 / s) * s))
+    return out
+
+
+def test_asam_is_invariant_to_relu_rescaling_and_sam_is_not():
+    # rescaling (W1, W2) -> (a W1, W2 / a) leaves a ReLU net unchanged; ASAM's perturbation
+    # transforms as eps -> A eps (Kwon et al. 2021), SAM's does not
+    (e1, e2), (f1, f2) = _perturbation_after_rescaling(adaptive=True, a=5.0)
+    torch.testing.assert_close(f1, e1, rtol=1e-9, atol=1e-14)
+    torch.testing.assert_close(f2, e2, rtol=1e-9, atol=1e-14)
+    (e1, e2), (f1, f2) = _perturbation_after_rescaling(adaptive=False, a=5.0)
+    assert float((f1 - e1).abs().max()) > 1e-3
+
+
+# -- closure step ------------------------------------------------------------------------------
+
+def test_closure_step_equals_first_and_second_step():
+    X, y = data()
+    m1, m2 = mlp(), mlp()
+    o1 = SAM(m1.parameters(), torch.optim.SGD, rho=0.1, lr=0.1, momentum=0.9)
+    o2 = SAM(m2.parameters(), torch.optim.SGD, rho=0.1, lr=0.1, momentum=0.9)
+
+    def closure():
+        loss = loss_of(m2, X, y)
+        loss.backward()
+        return loss
+
+    for _ in range(3):
+        sam_iteration(o1, m1, X, y)
+        o2.zero_grad()
+        loss_of(m2, X, y).backward()
+        loss = o2.step(closure)
+        assert isinstance(loss, torch.Tensor) and loss.ndim == 0
+        for a, b in zip(m1.parameters(), m2.parameters()):
+            assert torch.equal(a, b)
+
+
+def test_closure_step_needs_a_gradient_and_a_closure():
+    model = mlp()
+    opt = SAM(model.parameters(), torch.optim.SGD, rho=0.1, lr=0.1)
+    with pytest.raises(RuntimeError, match="backward"):
+        opt.step(lambda: None)
+    with pytest.raises(ValueError, match="closure"):
+        opt.step()
+
+
+def test_failing_closure_restores_the_weights():
+    X, y = data()
+    model = mlp()
+    opt = SAM(model.parameters(), torch.optim.SGD, rho=0.5, lr=0.1)
+    loss_of(model, X, y).backward()
+    w0 = params_of(model)
+
+    def bad():
+        raise KeyError("boom")
+
+    with pytest.raises(KeyError):
+        opt.step(bad)
+    for a, b in zip(w0, model.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_call_order_is_checked():
+    X, y = data()
+    model = mlp()
+    opt = SAM(model.parameters(), torch.optim.SGD, rho=0.1, lr=0.1)
+    with pytest.raises(RuntimeError, match="first_step"):
+        opt.second_step()
+    loss_of(model, X, y).backward()
+    opt.first_step()
+    with pytest.raises(RuntimeError, match="twice"):
+        opt.first_step()
+
+
+# -- BatchNorm ---------------------------------------------------------------------------------
+
+def _bn_buffers(model):
+    return {k: v.clone() for k, v in model.named_buffers()}
+
+
+@pytest.mark.parametrize("use_closure", [False, True])
+def test_batchnorm_stats_come_from_the_first_pass_only(use_closure):
+    X, y = data(n=32)
+    model = mlp(bn=True)
+    reference = copy.deepcopy(model)
+    reference(X)  # one forward pass at the unperturbed weights
+    expected = _bn_buffers(reference)
+    opt = SAM(model.parameters(), torch.optim.SGD, rho=0.5, lr=0.1)
+    loss_of(model, X, y).backward()
+    if use_closure:
+        def closure():
+            with bn_frozen(model):
+                loss = loss_of(model, X, y)
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+    else:
+        opt.first_step(zero_grad=True)
+        with bn_frozen(model):
+            loss_of(model, X, y).backward()
+        opt.second_step(zero_grad=True)
+    got = _bn_buffers(model)
+    assert got.keys() == expected.keys()
+    for k in expected:
+        assert torch.equal(got[k], expected[k]), k
+    assert model[1].track_running_stats  # restored
+
+
+def test_batchnorm_without_freezing_differs():
+    # the check above can fail: without bn_frozen the second pass moves the statistics
+    X, y = data(n=32)
+    model = mlp(bn=True)
+    reference = copy.deepcopy(model)
+    reference(X)
+    opt = SAM(model.parameters(), torch.optim.SGD, rho=0.5, lr=0.1)
+    loss_of(model, X, y).backward()
+    opt.first_step(zero_grad=True)
+    loss_of(model, X, y).backward()
+    opt.second_step()
+    assert not torch.equal(model[1].running_mean, reference[1].running_mean)
+    assert int(model[1].num_batches_tracked) == 2
+
+
+def test_frozen_pass_normalises_with_batch_statistics():
+    X, _ = data(n=32)
+    model = mlp(bn=True)
+    expected = copy.deepcopy(model)(X)
+    with bn_frozen(model):
+        got = model(X)
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+
+
+def test_instance_norm_buffers_are_restored():
+    layer = nn.InstanceNorm1d(3, track_running_stats=True)
+    x = torch.randn(4, 3, 10)
+    layer(x)
+    before = _bn_buffers(layer)
+    disable_running_stats(layer)
+    layer(x + 5.0)
+    enable_running_stats(layer)
+    for k, v in before.items():
+        assert torch.equal(getattr(layer, k), v)
+
+
+# -- hooks for variants ------------------------------------------------------------------------
+
+def test_mask_restricts_and_renormalises_the_perturbation():
+    X, y = data()
+    model = mlp()
+    rho = 0.25
+    opt = SAM(model.parameters(), torch.optim.SGD, rho=rho, lr=0.1)
+    W = model[0].weight
+    mask = (torch.arange(W.numel()).reshape(W.shape) % 3 == 0).to(DT)
+    opt.state[W]["mask"] = mask
+    loss_of(model, X, y).backward()
+    w0 = params_of(model)
+    g_masked = [W.grad * mask] + [p.grad for p in list(model.parameters())[1:]]
+    gnorm = torch.cat([g.reshape(-1) for g in g_masked]).norm()
+    opt.first_step()
+    eps = [b.detach() - a for a, b in zip(w0, model.parameters())]
+    assert float(eps[0][mask == 0].abs().max()) == 0.0
+    torch.testing.assert_close(eps[0], rho * W.grad * mask / gnorm, rtol=1e-9, atol=1e-15)
+    assert math.isclose(float(torch.cat([e.reshape(-1) for e in eps]).norm()), rho, rel_tol=1e-9)
+    assert "mask" in opt.state_dict()["state"][0]
+
+
+def test_overriding_perturbation():
+    class SignSAM(SAM):
+        @torch.no_grad()
+        def perturbation(self):
+            return {p: self.param_groups[0]["rho"] * p.grad.sign()
+                    for g in self.param_groups for p in g["params"] if p.grad is not None}
+
+    X, y = data()
+    model = mlp()
+    opt = SignSAM(model.parameters(), torch.optim.SGD, rho=0.01, lr=0.1)
+    loss_of(model, X, y).backward()
+    w0 = params_of(model)
+    opt.first_step()
+    for a, p in zip(w0, model.parameters()):
+        torch.testing.assert_close(p.detach() - a, 0.01 * p.grad.sign(), rtol=1e-9, atol=1e-15)
+    opt.second_step()
+
+
+def test_external_gradients_and_restore_for_m_sharpness():
+    # per-chunk perturbations: average the gradients taken at w + eps_k, then step the base
+    X, y = data(n=16)
+    model = mlp()
+    opt = SAM(model.parameters(), torch.optim.SGD, rho=0.2, lr=0.1)
+    w0 = params_of(model)
+    acc = [torch.zeros_like(p) for p in model.parameters()]
+    expected = [torch.zeros_like(p) for p in model.parameters()]
+    for Xc, yc in zip(X.split(4), y.split(4)):
+        opt.zero_grad()
+        loss_of(model, Xc, yc).backward()
+        g = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+        opt.first_step(zero_grad=True)
+        loss_of(model, Xc, yc).backward()
+        for a, p in zip(acc, model.parameters()):
+            a += p.grad / 4
+        # the same gradient computed by hand at w + rho g / |g|
+        ref = mlp()
+        with torch.no_grad():
+            offset = 0
+            for q in ref.parameters():
+                n = q.numel()
+                q += 0.2 * (g[offset:offset + n] / g.norm()).reshape(q.shape)
+                offset += n
+        loss_of(ref, Xc, yc).backward()
+        for e, q in zip(expected, ref.parameters()):
+            e += q.grad / 4
+        opt.restore()
+    for a, p in zip(w0, model.parameters()):
+        assert torch.equal(a, p)
+    for a, e, p in zip(acc, expected, model.parameters()):
+        torch.testing.assert_close(a, e, rtol=1e-9, atol=1e-13)
+        p.grad = a
+    opt.base_optimizer.step()
+    for a, e, p in zip(w0, expected, model.parameters()):
+        torch.testing.assert_close(p.detach(), a - 0.1 * e, rtol=1e-9, atol=1e-13)
+
+
+# -- torch integration -------------------------------------------------------------------------
+
+def test_param_groups_are_shared_and_lr_scheduler_works_without_warning():
+    X, y = data()
+    model = mlp()
+    opt = SAM(model.parameters(), torch.optim.SGD, rho=0.1, lr=0.1)
+    assert opt.param_groups is opt.base_optimizer.param_groups
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(2):
+            sam_iteration(opt, model, X, y)
+            sched.step()
+    assert opt.base_optimizer.param_groups[0]["lr"] == pytest.approx(0.025)
+    opt.add_param_group({"params": [nn.Parameter(torch.zeros(2, dtype=DT))]})
+    assert opt.base_optimizer.param_groups[1]["lr"] == 0.1
+    assert opt.param_groups[1]["rho"] == 0.1 and opt.param_groups[1]["momentum"] == 0
+
+
+def test_state_dict_round_trip_includes_base_state():
+    X, y = data()
+    m1 = mlp()
+    o1 = SAM(m1.parameters(), torch.optim.SGD, rho=0.1, lr=0.1, momentum=0.9)
+    for _ in range(3):
+        sam_iteration(o1, m1, X, y)
+    m2 = copy.deepcopy(m1)
+    o2 = SAM(m2.parameters(), torch.optim.SGD, rho=0.3, lr=0.5, momentum=0.9)
+    o2.load_state_dict(copy.deepcopy(o1.state_dict()))  # torch shares tensors otherwise
+    assert o2.param_groups is o2.base_optimizer.param_groups
+    assert o2.param_groups[0]["rho"] == 0.1 and o2.param_groups[0]["lr"] == 0.1
+    for _ in range(2):
+        sam_iteration(o1, m1, X, y)
+        sam_iteration(o2, m2, X, y)
+    for a, b in zip(m1.parameters(), m2.parameters()):
+        assert torch.equal(a, b)
+
+
+# -- bad inputs --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(rho=-0.1), "rho"),
+        (dict(rho=float("nan")), "rho"),
+        (dict(rho=float("inf")), "rho"),
+        (dict(rho="big"), "rho"),
+        (dict(rho=True), "rho"),
+        (dict(eta=-1.0), "eta"),
+        (dict(adaptive="yes"), "adaptive"),
+    ],
+)
+def test_bad_hyperparameters_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        SAM(mlp().parameters(), torch.optim.SGD, lr=0.1, **kwargs)
+
+
+def test_bad_base_optimizer_raises():
+    model = mlp()
+    with pytest.raises(ValueError, match="base_optimizer_cls"):
+        SAM(model.parameters(), torch.optim.SGD(model.parameters(), lr=0.1), rho=0.1)
+    with pytest.raises(ValueError, match="base_optimizer_cls"):
+        SAM(model.parameters(), 3, rho=0.1)
+    with pytest.raises(ValueError, match="torch.optim.Optimizer"):
+        SAM(model.parameters(), lambda groups, **kw: object(), rho=0.1)
+    with pytest.raises(ValueError):  # torch's own check of the base hyper-parameters
+        SAM(model.parameters(), torch.optim.SGD, rho=0.1, lr=-1.0)
+
+
+def test_bad_group_values_and_empty_params_raise():
+    model = mlp()
+    with pytest.raises(ValueError, match="rho"):
+        SAM([{"params": model.parameters(), "rho": -1.0}], torch.optim.SGD, lr=0.1)
+    with pytest.raises(ValueError):
+        SAM([], torch.optim.SGD, lr=0.1)
+    with pytest.raises(ValueError, match="Module"):
+        disable_running_stats("model")
+
+
+# -- cost --------------------------------------------------------------------------------------
+
+def test_step_costs_about_two_sgd_steps():
+    """A SAM iteration is two forward-backward passes plus O(d) vector work: <= ~2.1x SGD.
+
+    Asserted at 2.5x to tolerate timing noise from other processes; typical is ~2.0x.
+    """
+    torch.manual_seed(0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        def make():
+            torch.manual_seed(0)
+            return nn.Sequential(nn.Linear(128, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
+                                 nn.Linear(256, 10))
+
+        X, y = torch.randn(64, 128), torch.randint(0, 10, (64,))
+        m1, m2 = make(), make()
+        sgd = torch.optim.SGD(m1.parameters(), lr=0.01, momentum=0.9)
+        sam = SAM(m2.parameters(), torch.optim.SGD, rho=0.05, lr=0.01, momentum=0.9)
+
+        def sgd_step():
+            sgd.zero_grad()
+            F.cross_entropy(m1(X), y).backward()
+            sgd.step()
+
+        def sam_step():
+            sam.zero_grad()
+            F.cross_entropy(m2(X), y).backward()
+            sam.first_step(zero_grad=True)
+            F.cross_entropy(m2(X), y).backward()
+            sam.second_step()
+
+        def best(fn, n=20, rep=7):
+            fn()
+            times = []
+            for _ in range(rep):
+                t = time.perf_counter()
+                for _ in range(n):
+                    fn()
+                times.append(time.perf_counter() - t)
+            return min(times)
+
+        ratios = [best(sam_step) / best(sgd_step) for _ in range(2)]
+    finally:
+        torch.set_num_threads(threads)
+    assert min(ratios) <= 2.5, ratios
