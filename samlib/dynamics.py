@@ -1,0 +1,368 @@
+"""Where deterministic SAM and GD end: batched runs, basin sweeps, fixed points and two-cycles.
+
+:func:`samlib.ascent.run_trajectory` follows one start; here many runs advance together as one numpy array,
+so a sweep over starting points x learning rates x radii costs one vectorised loop over the steps instead of a
+Python loop per run. The update is eq. 3 of the review (Liu, Chen & Shi 2022), the SAM step of Foret et al.
+(2021) with the Euclidean ascent direction,
+
+.. math::
+
+    \\theta_{t+1} = \\theta_t - \\eta\\,\\nabla f\\bigl(\\theta_t + \\rho\\,\\nabla f(\\theta_t)/\\lVert\\nabla f(\\theta_t)\\rVert\\bigr),
+
+with the same zero-gradient convention as :mod:`samlib.ascent` (:math:`\\hat\\epsilon = 0` where
+:math:`\\nabla f(\\theta_t) = 0`); ``rho = 0`` is gradient descent (eq. 4).
+
+For the quadratic :math:`\\tfrac12\\theta^T A\\theta` with :math:`0 < \\eta\\lambda_1 < 2`, Bartlett, Long &
+Bousquet (2023, Theorem 1) show that SAM ends in a two-cycle along the top eigenvector :math:`v_1` with
+amplitude :math:`\\eta\\rho\\lambda_1/(2-\\eta\\lambda_1)`; :func:`quadratic_two_cycle_amplitude` gives it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+from scipy.optimize import brentq
+
+from samlib._validation import (
+    check_finite_array,
+    check_int_at_least,
+    check_nonnegative,
+    check_positive,
+)
+
+__all__ = [
+    "BatchRun",
+    "batch_ascent_direction",
+    "run_batch",
+    "sweep_endpoints",
+    "classify_endpoints",
+    "sam_fixed_points_1d",
+    "quadratic_two_cycle_amplitude",
+]
+
+GradFn = Callable[[np.ndarray], np.ndarray]
+
+
+def batch_ascent_direction(grads: Any, rho: Any) -> np.ndarray:
+    """Row-wise Euclidean ascent direction :math:`\\rho_i\\, g_i/\\lVert g_i\\rVert` (zero where :math:`g_i = 0`).
+
+    Parameters
+    ----------
+    grads : array_like, shape (n, d)
+        One gradient per row.
+    rho : float or array_like, shape (n,)
+        Radii :math:`\\rho_i \\ge 0`, one per row or shared.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, d)
+        The maximiser of :math:`\\epsilon^T g_i` over :math:`\\lVert\\epsilon\\rVert_2 \\le \\rho_i` (review,
+        Example 1); a zero row gives a zero row, as in :func:`samlib.ascent.ascent_direction`.
+
+    Raises
+    ------
+    ValueError
+        If ``grads`` is not a finite 2D array or a radius is negative or not finite.
+    """
+    g = check_finite_array(grads, "grads", ndim=2)
+    r = _per_row(rho, g.shape[0], "rho")
+    return _ascent_unchecked(g, r)
+
+
+def _per_row(value: Any, n: int, name: str) -> np.ndarray:
+    """``value`` as a float array of shape (n,), checked finite and >= 0."""
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim == 0:
+        check_nonnegative(float(arr), name)
+        return np.full(n, float(arr))
+    if arr.shape != (n,):
+        raise ValueError(f"{name} must be a number or have shape ({n},), got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise ValueError(f"{name} must be finite and >= 0, got min {np.nanmin(arr)!r}")
+    return arr
+
+
+@dataclass(frozen=True)
+class BatchRun:
+    """End of a batch of SAM/GD runs.
+
+    Attributes
+    ----------
+    final : numpy.ndarray, shape (n, d)
+        :math:`\\theta_T` of each run (``nan`` rows for runs that diverged).
+    previous : numpy.ndarray, shape (n, d)
+        :math:`\\theta_{T-1}`: with ``final`` it tells a fixed point from a two-cycle.
+    before_previous : numpy.ndarray, shape (n, d)
+        :math:`\\theta_{T-2}`.
+    diverged : numpy.ndarray of bool, shape (n,)
+        Runs whose iterate left the finite numbers (or exceeded ``blowup``).
+    """
+
+    final: np.ndarray
+    previous: np.ndarray
+    before_previous: np.ndarray
+    diverged: np.ndarray
+
+    @property
+    def centre(self) -> np.ndarray:
+        """Mean of the last two iterates: the centre of a two-cycle, or the fixed point itself."""
+        return 0.5 * (self.final + self.previous)
+
+    @property
+    def step_size(self) -> np.ndarray:
+        """:math:`\\lVert\\theta_T - \\theta_{T-1}\\rVert`, shape (n,)."""
+        return np.linalg.norm(self.final - self.previous, axis=1)
+
+    @property
+    def period_two_gap(self) -> np.ndarray:
+        """:math:`\\lVert\\theta_T - \\theta_{T-2}\\rVert`, shape (n,): zero for a two-cycle (and a fixed point)."""
+        return np.linalg.norm(self.final - self.before_previous, axis=1)
+
+
+def run_batch(
+    grad_f: GradFn,
+    theta0: Any,
+    eta: Any,
+    rho: Any,
+    num_steps: int,
+    blowup: float = 1e8,
+) -> BatchRun:
+    """Run ``num_steps`` SAM steps (eq. 3; ``rho = 0`` is GD) for many starts at once.
+
+    Parameters
+    ----------
+    grad_f : callable
+        ``grad_f(theta)`` for ``theta`` of shape (n, d) returns the gradients, shape (n, d) (the landscapes of
+        :mod:`samlib.landscapes` accept such batches).
+    theta0 : array_like, shape (n, d)
+        Starts, one per row.
+    eta, rho : float or array_like, shape (n,)
+        Learning rate and radius, shared or one per run (so a grid of settings is one batch).
+    num_steps : int
+        Number of steps, ``>= 2``.
+    blowup : float, default 1e8
+        Runs whose coordinates exceed this in absolute value are frozen and flagged ``diverged``.
+
+    Returns
+    -------
+    BatchRun
+
+    Raises
+    ------
+    ValueError
+        On a non-finite or non-2D ``theta0``, negative or non-finite ``eta``/``rho``, ``num_steps < 2``, or a
+        ``grad_f`` that returns the wrong shape.
+    """
+    theta = np.array(check_finite_array(theta0, "theta0", ndim=2), dtype=float)
+    n = theta.shape[0]
+    eta_r = _per_row(eta, n, "eta")[:, None]
+    rho_r = _per_row(rho, n, "rho")
+    num_steps = check_int_at_least(num_steps, 2, "num_steps")
+    blowup = check_positive(blowup, "blowup")
+    diverged = np.zeros(n, dtype=bool)
+    history = [theta.copy(), theta.copy(), theta.copy()]
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(num_steps):
+            g = _grad(grad_f, theta)
+            diverged |= ~np.all(np.isfinite(g), axis=1)
+            g[diverged] = 0.0  # frozen runs: keep every array finite (landscapes reject nan input)
+            eps = _ascent_unchecked(g, rho_r)
+            moved = (eps != 0).any(axis=1)
+            g_sam = g.copy()
+            if moved.any():
+                # Where eps = 0 (GD, or a zero gradient) reuse g, as samlib.ascent.sam_step does.
+                g_sam[moved] = _grad(grad_f, theta[moved] + eps[moved])
+            new = theta - eta_r * g_sam
+            diverged |= ~np.all(np.isfinite(new) & (np.abs(new) < blowup), axis=1)
+            new[diverged] = theta[diverged]
+            theta = new
+            history = [history[1], history[2], theta]
+    for h in history:
+        h[diverged] = np.nan
+    return BatchRun(final=history[2], previous=history[1], before_previous=history[0], diverged=diverged)
+
+
+def _grad(grad_f: GradFn, theta: np.ndarray) -> np.ndarray:
+    g = np.asarray(grad_f(theta), dtype=float)
+    if g.shape != theta.shape:
+        raise ValueError(f"grad_f returned shape {g.shape}, expected {theta.shape}")
+    return g
+
+
+def _ascent_unchecked(g: np.ndarray, rho: np.ndarray) -> np.ndarray:
+    """:func:`batch_ascent_direction` without input checks (inner loop; nan rows stay nan)."""
+    # Rescale each row by its largest entry first, so tiny gradients do not underflow in the squared norm
+    # (the same trick as samlib.ascent.ascent_direction); a zero row gets a zero perturbation, never nan.
+    peak = np.max(np.abs(g), axis=1, keepdims=True)
+    a = np.divide(g, peak, out=np.zeros_like(g), where=peak > 0)
+    norms = np.sqrt(np.einsum("ij,ij->i", a, a))
+    scale = np.divide(rho, norms, out=np.zeros_like(norms), where=norms > 0)
+    return a * scale[:, None]
+
+
+def sweep_endpoints(
+    grad_f: GradFn,
+    starts: Any,
+    etas: Any,
+    rhos: Any,
+    num_steps: int | Callable[[float], int],
+    blowup: float = 1e8,
+) -> BatchRun:
+    """End points of SAM for every start x learning rate x radius.
+
+    Parameters
+    ----------
+    grad_f : callable
+        Batched gradient, as in :func:`run_batch`.
+    starts : array_like, shape (m, d)
+        Starting points.
+    etas, rhos : array_like, shapes (a,) and (b,)
+        Grids of learning rates and radii (``rho = 0`` is GD).
+    num_steps : int or callable
+        Number of steps, or a function ``eta -> num_steps`` (so small learning rates get more steps; runs with
+        the same ``eta`` are batched together).
+    blowup : float
+        As in :func:`run_batch`.
+
+    Returns
+    -------
+    BatchRun
+        Arrays of shape (a, b, m, d) (``diverged``: (a, b, m)).
+    """
+    X = np.array(check_finite_array(starts, "starts", ndim=2), dtype=float)
+    etas = check_finite_array(etas, "etas", ndim=1)
+    rhos = check_finite_array(rhos, "rhos", ndim=1)
+    m, d = X.shape
+    a, b = len(etas), len(rhos)
+    out = {k: np.full((a, b, m, d), np.nan) for k in ("final", "previous", "before_previous")}
+    div = np.zeros((a, b, m), dtype=bool)
+    for i, eta in enumerate(etas):
+        steps = num_steps(float(eta)) if callable(num_steps) else num_steps
+        theta0 = np.tile(X, (b, 1))
+        rho_rows = np.repeat(rhos, m)
+        run = run_batch(grad_f, theta0, float(eta), rho_rows, steps, blowup=blowup)
+        for k in out:
+            out[k][i] = getattr(run, k).reshape(b, m, d)
+        div[i] = run.diverged.reshape(b, m)
+    return BatchRun(final=out["final"], previous=out["previous"], before_previous=out["before_previous"],
+                    diverged=div)
+
+
+def classify_endpoints(centres: Any, targets: dict[str, Any], tol: float) -> np.ndarray:
+    """Label each end point by the target it lies within ``tol`` of (Euclidean), else ``"elsewhere"``.
+
+    Parameters
+    ----------
+    centres : array_like, shape (..., d)
+        End points (e.g. :attr:`BatchRun.centre`); ``nan`` rows are labelled ``"diverged"``.
+    targets : dict of str to array_like of shape (d,)
+        Named points, e.g. ``{"sharp": [0.0], "flat": [1.0]}``; they must be more than ``2 tol`` apart.
+    tol : float
+        Radius of each target's neighbourhood, ``> 0``.
+
+    Returns
+    -------
+    numpy.ndarray of str, shape (...)
+    """
+    tol = check_positive(tol, "tol")
+    c = np.asarray(centres, dtype=float)
+    if not targets:
+        raise ValueError("targets must name at least one point")
+    labels = np.full(c.shape[:-1], "elsewhere", dtype=object)
+    pts = {k: np.asarray(v, dtype=float).reshape(-1) for k, v in targets.items()}
+    for k, p in pts.items():
+        if p.shape != (c.shape[-1],):
+            raise ValueError(f"target {k!r} has shape {p.shape}, expected ({c.shape[-1]},)")
+    names = list(pts)
+    for i, ki in enumerate(names):
+        for kj in names[i + 1:]:
+            if np.linalg.norm(pts[ki] - pts[kj]) <= 2 * tol:
+                raise ValueError(f"targets {ki!r} and {kj!r} are within 2 tol = {2 * tol} of each other")
+    for k, p in pts.items():
+        labels[np.linalg.norm(c - p, axis=-1) < tol] = k
+    labels[~np.all(np.isfinite(c), axis=-1)] = "diverged"
+    return labels.astype(str)
+
+
+def sam_fixed_points_1d(
+    grad_f: Callable[[np.ndarray], np.ndarray],
+    rho: float,
+    lo: float,
+    hi: float,
+    num_grid: int = 20001,
+) -> np.ndarray:
+    """The points of ``[lo, hi]`` where the 1D SAM step does not move: :math:`f'(x + \\rho\\,\\mathrm{sign} f'(x)) = 0`.
+
+    In 1D the ascent direction is :math:`\\rho\\,\\mathrm{sign} f'(x)`, so a fixed point with
+    :math:`f'(x) \\ne 0` is a point at distance :math:`\\rho` from a critical point :math:`c` of :math:`f` with
+    :math:`\\mathrm{sign} f'(c - s\\rho) = s`: the ascent step lands exactly on :math:`c`. We locate the critical
+    points by sign changes of :math:`f'` on a grid refined with :func:`scipy.optimize.brentq` and keep the
+    candidates :math:`c \\mp \\rho` that pass the sign test. Critical points themselves are fixed points only
+    through the zero-gradient convention (:math:`\\hat\\epsilon = 0`) and are not returned.
+
+    Parameters
+    ----------
+    grad_f : callable
+        :math:`f'` on an array of shape (n,) (or (n, 1)), vectorised.
+    rho : float
+        Radius ``> 0``.
+    lo, hi : float
+        Search interval for the critical points, ``lo < hi``.
+    num_grid : int
+        Grid size for bracketing the critical points.
+
+    Returns
+    -------
+    numpy.ndarray, shape (k, 2)
+        Rows ``(x, c)``: the fixed point and the critical point its ascent step lands on, sorted by ``x``.
+    """
+    rho = check_positive(rho, "rho")
+    lo = float(check_finite_array(lo, "lo"))
+    hi = float(check_finite_array(hi, "hi"))
+    if not lo < hi:
+        raise ValueError(f"need lo < hi, got lo={lo!r}, hi={hi!r}")
+    num_grid = check_int_at_least(num_grid, 3, "num_grid")
+
+    def fp(x: Any) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        return np.asarray(grad_f(x.reshape(-1, 1)), dtype=float).reshape(x.shape)
+
+    grid = np.linspace(lo, hi, num_grid)
+    vals = fp(grid)
+    crit = list(grid[vals == 0])
+    for i in np.nonzero(np.sign(vals[:-1]) * np.sign(vals[1:]) < 0)[0]:
+        crit.append(brentq(lambda t: float(fp(t)), grid[i], grid[i + 1], xtol=1e-14))
+    rows = []
+    for c in sorted(crit):
+        for s in (1.0, -1.0):
+            x = c - s * rho  # ascent step +s*rho lands on c
+            if np.sign(fp(x)) == s:
+                rows.append((x, c))
+    return np.array(sorted(rows), dtype=float).reshape(-1, 2)
+
+
+def quadratic_two_cycle_amplitude(eta: Any, rho: Any, lam: Any) -> np.ndarray:
+    """Amplitude :math:`\\eta\\rho\\lambda/(2-\\eta\\lambda)` of SAM's two-cycle on :math:`\\tfrac12\\lambda x^2`.
+
+    Bartlett, Long & Bousquet (2023): on :math:`\\tfrac12\\theta^TA\\theta` SAM with constant :math:`\\eta, \\rho`
+    and :math:`0 < \\eta\\lambda_1 < 2` converges (for almost every start) to the cycle
+    :math:`\\pm a v_1` with this amplitude :math:`a` for :math:`\\lambda = \\lambda_1`. In 1D it follows from
+    :math:`x' = x - \\eta\\lambda(x + \\rho)` with :math:`x' = -x` for :math:`x > 0`.
+
+    Raises
+    ------
+    ValueError
+        Unless :math:`\\eta, \\rho \\ge 0`, :math:`\\lambda > 0` and :math:`0 < \\eta\\lambda < 2`.
+    """
+    eta = np.asarray(eta, dtype=float)
+    rho = np.asarray(rho, dtype=float)
+    lam = np.asarray(lam, dtype=float)
+    for name, v in (("eta", eta), ("rho", rho)):
+        if not np.all(np.isfinite(v)) or np.any(v < 0):
+            raise ValueError(f"{name} must be finite and >= 0, got {v!r}")
+    if not np.all(np.isfinite(lam)) or np.any(lam <= 0):
+        raise ValueError(f"lam must be finite and > 0, got {lam!r}")
+    if np.any(eta * lam >= 2) or np.any(eta * lam <= 0):
+        raise ValueError(f"need 0 < eta * lam < 2, got eta * lam = {eta * lam!r}")
+    return eta * rho * lam / (2 - eta * lam)

@@ -1,0 +1,222 @@
+"""The SAM gradient and its Taylor approximations (eqs. 3 and 5 of the review).
+
+SAM minimises :math:`\\theta \\mapsto L(\\theta + \\hat\\epsilon(\\theta))` with
+:math:`\\hat\\epsilon(\\theta) = \\rho\\,\\nabla L(\\theta)/\\lVert\\nabla L(\\theta)\\rVert` (Foret et al. 2021). By the chain
+rule its exact gradient is
+
+.. math::
+
+    \\nabla_\\theta L(\\theta+\\hat\\epsilon) = \\bigl(I + J_{\\hat\\epsilon}(\\theta)\\bigr)^T \\nabla L(\\theta + \\hat\\epsilon),
+    \\qquad J_{\\hat\\epsilon} = \\frac{\\rho}{\\lVert g\\rVert}\\bigl(I - \\hat g\\hat g^T\\bigr) H,
+
+with :math:`g = \\nabla L(\\theta)`, :math:`\\hat g = g/\\lVert g\\rVert`, :math:`H = \\nabla^2 L(\\theta)`. SAM keeps
+only :math:`\\nabla L(\\theta+\\hat\\epsilon)` (eq. 3 of the review, Liu, Chen & Shi 2022); the dropped term is
+:math:`J_{\\hat\\epsilon}^T \\nabla L(\\theta+\\hat\\epsilon)`. Eq. 5 of the review approximates the difference of the
+SAM and GD gradients by :math:`H\\hat\\epsilon`.
+
+:func:`perturbed_loss_gradients` derives the exact gradient symbolically with sympy (no chain rule written by
+hand), :func:`dropped_term_closed_form` evaluates the Jacobian formula above, :func:`eq5_terms` evaluates the
+pieces of eq. 5, and :func:`loglog_slope` measures orders.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import sympy as sp
+
+from samlib._validation import check_finite_array, check_positive
+
+__all__ = [
+    "PerturbedGradients",
+    "perturbed_loss_gradients",
+    "dropped_term_closed_form",
+    "eq5_terms",
+    "discrepancy_for_spectrum",
+    "loglog_slope",
+]
+
+
+@dataclass(frozen=True)
+class PerturbedGradients:
+    """Numeric functions ``(theta, rho) -> array (d,)`` built from one sympy derivation.
+
+    Attributes
+    ----------
+    full : callable
+        Exact gradient of :math:`\\theta\\mapsto L(\\theta+\\hat\\epsilon(\\theta))`, Jacobian of
+        :math:`\\hat\\epsilon` included.
+    sam : callable
+        SAM's approximation :math:`\\nabla L` evaluated at :math:`\\theta + \\hat\\epsilon(\\theta)` (eq. 3).
+    full_expr : list of sympy.Expr
+        The exact gradient as formulas in the variables and ``rho``.
+    """
+
+    full: Callable[[Any, float], np.ndarray]
+    sam: Callable[[Any, float], np.ndarray]
+    full_expr: list
+
+    def dropped(self, theta: Any, rho: float) -> np.ndarray:
+        """The term SAM drops: ``full(theta, rho) - sam(theta, rho)``."""
+        return self.full(theta, rho) - self.sam(theta, rho)
+
+
+def perturbed_loss_gradients(expr: sp.Expr, symbols: tuple[sp.Symbol, ...]) -> PerturbedGradients:
+    """Derive the exact and the SAM gradient of :math:`L(\\theta+\\rho\\nabla L/\\lVert\\nabla L\\rVert)` with sympy.
+
+    The perturbed loss is built by substituting :math:`\\theta + \\hat\\epsilon(\\theta)` into ``expr`` and
+    differentiated symbolically, so the Jacobian of :math:`\\hat\\epsilon` is included by construction.
+
+    Parameters
+    ----------
+    expr : sympy.Expr
+        The loss :math:`L` in ``symbols`` (e.g. ``landscape.sympy_expr()``).
+    symbols : tuple of sympy.Symbol
+        Its variables in coordinate order.
+
+    Returns
+    -------
+    PerturbedGradients
+        The functions are defined where :math:`\\nabla L(\\theta) \\ne 0`.
+    """
+    symbols = tuple(symbols)
+    if not symbols:
+        raise ValueError("symbols must not be empty")
+    extra = expr.free_symbols - set(symbols)
+    if extra:
+        raise ValueError(f"expr has free symbols {sorted(map(str, extra))} not in symbols")
+    rho = sp.Symbol("rho", positive=True)
+    grad = [sp.diff(expr, s) for s in symbols]
+    norm = sp.sqrt(sum(gi**2 for gi in grad))
+    shifted = {s: s + rho * gi / norm for s, gi in zip(symbols, grad)}
+    perturbed = expr.xreplace(shifted)
+    full_expr = [sp.diff(perturbed, s) for s in symbols]
+    sam_expr = [gi.xreplace(shifted) for gi in grad]
+    f_full = sp.lambdify((symbols, rho), full_expr, "numpy")
+    f_sam = sp.lambdify((symbols, rho), sam_expr, "numpy")
+
+    def wrap(fn: Callable) -> Callable[[Any, float], np.ndarray]:
+        def call(theta: Any, rho_value: float) -> np.ndarray:
+            t = check_finite_array(theta, "theta", ndim=1)
+            if t.shape != (len(symbols),):
+                raise ValueError(f"theta must have shape ({len(symbols)},), got {t.shape}")
+            r = check_positive(rho_value, "rho")
+            return np.asarray(fn(tuple(t), r), dtype=float)
+
+        return call
+
+    return PerturbedGradients(full=wrap(f_full), sam=wrap(f_sam), full_expr=full_expr)
+
+
+def dropped_term_closed_form(grad_f: Callable, hess_f: Callable, theta: Any, rho: float) -> np.ndarray:
+    """:math:`J_{\\hat\\epsilon}^T\\nabla L(\\theta+\\hat\\epsilon) = \\frac{\\rho}{\\lVert g\\rVert} H (I-\\hat g\\hat g^T)\\nabla L(\\theta+\\hat\\epsilon)`.
+
+    The term of the exact SAM-objective gradient that eq. 3 drops (module docstring; :math:`H` symmetric).
+
+    Raises
+    ------
+    ValueError
+        If the gradient at ``theta`` is zero (:math:`\\hat\\epsilon` is not differentiable there) or inputs are
+        not finite.
+    """
+    t = check_finite_array(theta, "theta", ndim=1)
+    rho = check_positive(rho, "rho")
+    g = np.asarray(grad_f(t), dtype=float)
+    n = np.linalg.norm(g)
+    if n == 0:
+        raise ValueError(f"the gradient vanishes at theta={t!r}; eps_hat is not differentiable there")
+    u = g / n
+    g_pert = np.asarray(grad_f(t + rho * u), dtype=float)
+    H = np.asarray(hess_f(t), dtype=float)
+    return rho / n * H @ (g_pert - u * (u @ g_pert))
+
+
+def eq5_terms(grad_f: Callable, hess_f: Callable, theta: Any, rhos: Any) -> dict[str, np.ndarray]:
+    """The pieces of eq. 5 for each radius: :math:`\\nabla L(\\theta+\\hat\\epsilon)-\\nabla L(\\theta)` and :math:`H\\hat\\epsilon`.
+
+    Parameters
+    ----------
+    grad_f, hess_f : callable
+        Gradient and Hessian of :math:`L` at a point of shape (d,).
+    theta : array_like, shape (d,)
+        A point with nonzero gradient.
+    rhos : array_like, shape (k,)
+        Radii ``> 0``.
+
+    Returns
+    -------
+    dict
+        ``"discrepancy"`` and ``"linear"`` (shape (k, d)), ``"residual"`` (their difference) and its norm
+        ``"residual_norm"`` (shape (k,)).
+    """
+    t = check_finite_array(theta, "theta", ndim=1)
+    r = check_finite_array(rhos, "rhos", ndim=1)
+    if np.any(r <= 0):
+        raise ValueError(f"rhos must be > 0, got min {r.min()!r}")
+    g = np.asarray(grad_f(t), dtype=float)
+    n = np.linalg.norm(g)
+    if n == 0:
+        raise ValueError(f"the gradient vanishes at theta={t!r}; eq. 5 divides by its norm")
+    eps = r[:, None] * (g / n)[None, :]
+    disc = np.stack([np.asarray(grad_f(t + e), dtype=float) - g for e in eps])
+    lin = eps @ np.asarray(hess_f(t), dtype=float).T
+    res = disc - lin
+    return {"discrepancy": disc, "linear": lin, "residual": res, "residual_norm": np.linalg.norm(res, axis=1)}
+
+
+def discrepancy_for_spectrum(eigvals: Any, grad: Any, rho: float, basis: Any = None) -> np.ndarray:
+    """Eq. 5's linear term :math:`H\\hat\\epsilon = \\frac{\\rho}{\\lVert g\\rVert} P^T D P g` for a chosen spectrum.
+
+    For a symmetric Hessian the eigenvector matrix is orthogonal, so the review's :math:`P^{-1}DP` is
+    :math:`P^TDP` with :math:`P^T` = ``basis`` (columns are eigenvectors).
+
+    Parameters
+    ----------
+    eigvals : array_like, shape (d,)
+        The diagonal of :math:`D`.
+    grad : array_like, shape (d,) or (m, d)
+        One gradient or a batch, nonzero.
+    rho : float
+        Radius ``>= 0``.
+    basis : array_like, shape (d, d), optional
+        Orthogonal matrix of eigenvectors (columns); identity by default.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape as ``grad``.
+    """
+    lam = check_finite_array(eigvals, "eigvals", ndim=1)
+    g = check_finite_array(grad, "grad")
+    rho = float(rho)
+    if not np.isfinite(rho) or rho < 0:
+        raise ValueError(f"rho must be finite and >= 0, got {rho!r}")
+    d = lam.size
+    Q = np.eye(d) if basis is None else check_finite_array(basis, "basis", ndim=2)
+    if Q.shape != (d, d) or not np.allclose(Q.T @ Q, np.eye(d), atol=1e-10):
+        raise ValueError(f"basis must be an orthogonal ({d}, {d}) matrix")
+    if g.shape[-1] != d:
+        raise ValueError(f"grad must have last dimension {d}, got shape {g.shape}")
+    norms = np.linalg.norm(g, axis=-1, keepdims=True)
+    if np.any(norms == 0):
+        raise ValueError("grad must be nonzero (eq. 5 divides by its norm)")
+    H = (Q * lam) @ Q.T
+    return rho * (g / norms) @ H.T
+
+
+def loglog_slope(x: Any, y: Any) -> float:
+    """Least-squares slope of :math:`\\log y` against :math:`\\log x`: the order :math:`k` in :math:`y \\approx C x^k`.
+
+    Raises
+    ------
+    ValueError
+        If the arrays differ in length, have fewer than 2 points, or contain non-positive values.
+    """
+    x = check_finite_array(x, "x", ndim=1)
+    y = check_finite_array(y, "y", ndim=1)
+    if x.shape != y.shape or x.size < 2:
+        raise ValueError(f"x and y need the same length >= 2, got {x.shape} and {y.shape}")
+    if np.any(x <= 0) or np.any(y <= 0):
+        raise ValueError("x and y must be > 0 for a log-log slope")
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])

@@ -1,0 +1,131 @@
+"""samlib.dynamics: batched SAM/GD against the one-run reference, two-cycles, fixed points, bad inputs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from samlib import landscapes
+from samlib.ascent import ascent_direction, run_trajectory
+from samlib.dynamics import (
+    batch_ascent_direction,
+    classify_endpoints,
+    quadratic_two_cycle_amplitude,
+    run_batch,
+    sam_fixed_points_1d,
+    sweep_endpoints,
+)
+
+
+@given(st.lists(st.floats(-1e3, 1e3), min_size=3, max_size=3), st.floats(0, 10))
+@settings(max_examples=50, deadline=None)
+def test_batch_ascent_matches_ascent_direction(g, rho):
+    g = np.array(g)
+    got = batch_ascent_direction(g[None, :], rho)[0]
+    np.testing.assert_allclose(got, ascent_direction(g, rho), rtol=1e-12, atol=1e-12)
+
+
+def test_zero_gradient_row_gives_zero_perturbation():
+    eps = batch_ascent_direction(np.array([[0.0, 0.0], [3.0, 4.0]]), 0.5)
+    np.testing.assert_array_equal(eps[0], [0.0, 0.0])
+    np.testing.assert_allclose(eps[1], [0.3, 0.4], rtol=1e-15)
+
+
+@pytest.mark.parametrize("name,rho", [("review_2d", 0.05), ("rosenbrock", 0.01), ("review_1d", 0.3)])
+def test_run_batch_matches_run_trajectory(name, rho):
+    ls = landscapes.catalog()[name]
+    rng = np.random.default_rng(0)
+    starts = rng.uniform(-1.0, 1.5, size=(5, ls.dim))
+    eta = 1e-3 if name != "review_1d" else 1e-5
+    batch = run_batch(ls.grad, starts, eta, rho, 50)
+    for i, x0 in enumerate(starts):
+        ref = run_trajectory(x0, ls.grad, eta, rho, 50).iterates
+        np.testing.assert_allclose(batch.final[i], ref[-1], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(batch.previous[i], ref[-2], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(batch.before_previous[i], ref[-3], rtol=1e-9, atol=1e-12)
+
+
+def test_rho_zero_is_gradient_descent_exactly():
+    ls = landscapes.quadratic(np.diag([1.0, 3.0]))
+    x0 = np.array([[1.0, -2.0]])
+    out = run_batch(ls.grad, x0, 0.1, 0.0, 10)
+    x = x0[0].copy()
+    for _ in range(10):
+        x = x - 0.1 * ls.grad(x)
+    np.testing.assert_array_equal(out.final[0], x)
+
+
+@pytest.mark.parametrize("eta,rho,lam", [(0.1, 0.05, 3.0), (0.5, 0.2, 1.0), (0.01, 0.1, 150.0)])
+def test_quadratic_two_cycle_amplitude_matches_simulation(eta, rho, lam):
+    A = np.diag([lam, lam / 4, lam / 10])
+    ls = landscapes.quadratic(A)
+    starts = np.random.default_rng(1).normal(size=(4, 3))
+    out = run_batch(ls.grad, starts, eta, rho, 4000)
+    a = quadratic_two_cycle_amplitude(eta, rho, lam)
+    np.testing.assert_allclose(np.abs(out.final[:, 0]), a, rtol=1e-6)
+    np.testing.assert_allclose(out.final[:, 1:], 0.0, atol=1e-8)
+    np.testing.assert_allclose(out.period_two_gap, 0.0, atol=1e-10)
+    np.testing.assert_allclose(out.step_size, 2 * a, rtol=1e-6)
+
+
+def test_fixed_points_1d_on_the_review_function_are_real_fixed_points():
+    ls = landscapes.review_1d()
+    for rho in (0.01, 0.1, 0.3):
+        fps = sam_fixed_points_1d(ls.grad, rho, -2.0, 3.0)
+        assert len(fps) >= 1
+        for x, c in fps:
+            assert abs(abs(x - c) - rho) < 1e-12
+            assert abs(float(ls.grad(np.array([x]))[0])) > 1e-3  # not a stationary point of f
+            step = run_batch(ls.grad, np.array([[x]]), 1e-4, rho, 2).final[0, 0]
+            assert abs(step - x) < 1e-9
+
+
+def test_fixed_points_1d_quadratic_has_none():
+    # 1/2 x^2: the only critical point is a minimum, which SAM overshoots: no fixed point off the minimum.
+    assert sam_fixed_points_1d(lambda x: x, 0.1, -1.0, 1.0).shape == (0, 2)
+
+
+def test_sweep_shapes_and_classification():
+    ls = landscapes.review_1d()
+    starts = np.array([[-1.0], [0.5], [2.0]])
+    out = sweep_endpoints(ls.grad, starts, [1e-2, 5e-2], [0.0, 0.1], lambda eta: int(5 / eta))
+    assert out.final.shape == (2, 2, 3, 1) and out.diverged.shape == (2, 2, 3)
+    labels = classify_endpoints(out.centre, {"sharp": [0.0], "flat": [1.0]}, 0.05)
+    assert labels.shape == (2, 2, 3)
+    assert (labels == "flat").all()
+
+
+def test_divergent_runs_are_flagged_not_raised():
+    ls = landscapes.quadratic(np.diag([1.0]))
+    out = run_batch(ls.grad, np.array([[1.0], [1e-3]]), 3.0, 0.0, 200, blowup=1e6)
+    assert out.diverged.tolist() == [True, False] or out.diverged.tolist() == [True, True]
+    assert np.isnan(out.final[0]).all()
+    labels = classify_endpoints(out.centre, {"min": [0.0]}, 0.1)
+    assert labels[0] == "diverged"
+
+
+BAD = [
+    (lambda: batch_ascent_direction(np.array([1.0, 2.0]), 0.1), "grads"),
+    (lambda: batch_ascent_direction(np.array([[np.nan, 1.0]]), 0.1), "grads"),
+    (lambda: batch_ascent_direction(np.array([[1.0, 1.0]]), -0.1), "rho"),
+    (lambda: batch_ascent_direction(np.ones((2, 2)), np.ones(3)), "rho"),
+    (lambda: run_batch(lambda t: t, np.ones((2, 2)), -1.0, 0.1, 5), "eta"),
+    (lambda: run_batch(lambda t: t, np.ones((2, 2)), 0.1, 0.1, 1), "num_steps"),
+    (lambda: run_batch(lambda t: t[:, :1], np.ones((2, 2)), 0.1, 0.1, 5), "shape"),
+    (lambda: run_batch(lambda t: t, np.ones((2, 2)), 0.1, [np.inf, 0.1], 5), "rho"),
+    (lambda: classify_endpoints(np.zeros((3, 1)), {"a": [0.0], "b": [0.1]}, 0.1), "within"),
+    (lambda: classify_endpoints(np.zeros((3, 1)), {"a": [0.0, 1.0]}, 0.1), "shape"),
+    (lambda: classify_endpoints(np.zeros((3, 1)), {"a": [0.0]}, 0.0), "tol"),
+    (lambda: sam_fixed_points_1d(lambda x: x, 0.0, -1, 1), "rho"),
+    (lambda: sam_fixed_points_1d(lambda x: x, 0.1, 1, -1), "lo < hi"),
+    (lambda: quadratic_two_cycle_amplitude(1.0, 0.1, 2.0), "eta \\* lam"),
+    (lambda: quadratic_two_cycle_amplitude(0.1, -0.1, 2.0), "rho"),
+    (lambda: quadratic_two_cycle_amplitude(0.1, 0.1, 0.0), "lam"),
+]
+
+
+@pytest.mark.parametrize("call,match", BAD)
+def test_bad_inputs_raise_value_error(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
