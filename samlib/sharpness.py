@@ -61,8 +61,8 @@ def sharpness_quadratic(A: Any, g: Any, rho: float) -> SharpnessResult:
       :math:`\\lVert\\epsilon(a_d)\\rVert \\le \\rho`, with :math:`a_d \\ge 0`: take :math:`\\lambda = a_d`, the
       minimum-norm solution :math:`\\epsilon_0` of :math:`(a_d I - A)\\epsilon = g`, and add
       :math:`\\tau v_d` with :math:`\\tau = \\sqrt{\\rho^2 - \\lVert\\epsilon_0\\rVert^2}` to reach the sphere.
-      The same construction with :math:`\lambda = 0` covers a concave model whose maximiser is interior.
-      Near-degenerate inputs (an eigenvalue or a component of :math:`\gamma` that is zero up to rounding) are
+      The same construction with :math:`\\lambda = 0` covers a concave model whose maximiser is interior.
+      Near-degenerate inputs (an eigenvalue or a component of :math:`\\gamma` that is zero up to rounding) are
       handled by evaluating every feasible candidate above and returning the best one.
       E.g. at a minimum (:math:`g = 0`) this gives :math:`\\epsilon = \\rho v_1`, value
       :math:`\\tfrac12\\rho^2\\lambda_{\\max}` (the review's Example 2 without its missing factor 1/2).

@@ -1,0 +1,173 @@
+"""Every public samlib function rejects bad input with a ValueError that names the bad value."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from samlib import landscapes as L
+from samlib.ascent import ascent_direction, gd_step, run_stochastic_trajectory, run_trajectory, sam_step
+from samlib.sharpness import sharpness_pga, sharpness_quadratic
+
+GRAD = np.array([1.0, -2.0])
+Q = L.quadratic(np.diag([1.0, 2.0]))
+ORACLE = lambda x, rng: x + rng.standard_normal(x.shape)  # noqa: E731
+
+
+def _traj(**kw):
+    args = dict(theta0=[1.0, 1.0], grad_f=Q.grad, eta=0.1, rho=0.05, num_steps=3)
+    args.update(kw)
+    return run_trajectory(**args)
+
+
+def _sto(**kw):
+    args = dict(theta0=[1.0, 1.0], grad_oracle=ORACLE, eta=0.1, rho=0.05, num_steps=3, seed=0)
+    args.update(kw)
+    return run_stochastic_trajectory(**args)
+
+
+def _pga(**kw):
+    args = dict(f=Q.value, grad_f=Q.grad, theta=np.ones(2), rho=0.1)
+    args.update(kw)
+    return sharpness_pga(**args)
+
+
+# (id, call, text the message must contain)
+CASES = [
+    # ascent_direction
+    ("ascent-negative-rho", lambda: ascent_direction(GRAD, -0.1), "rho"),
+    ("ascent-nan-rho", lambda: ascent_direction(GRAD, float("nan")), "rho"),
+    ("ascent-inf-rho", lambda: ascent_direction(GRAD, math.inf), "rho"),
+    ("ascent-string-rho", lambda: ascent_direction(GRAD, "big"), "rho"),
+    ("ascent-p-below-1", lambda: ascent_direction(GRAD, 0.1, p=0.5), "p"),
+    ("ascent-p-nan", lambda: ascent_direction(GRAD, 0.1, p=float("nan")), "p"),
+    ("ascent-nan-grad", lambda: ascent_direction(np.array([1.0, np.nan]), 0.1), "grad"),
+    ("ascent-inf-grad", lambda: ascent_direction(np.array([np.inf, 1.0]), 0.1), "grad"),
+    # steps
+    ("sam-negative-eta", lambda: sam_step([1.0, 1.0], Q.grad, -0.1, 0.05), "eta"),
+    ("sam-negative-rho", lambda: sam_step([1.0, 1.0], Q.grad, 0.1, -0.05), "rho"),
+    ("sam-p-zero", lambda: sam_step([1.0, 1.0], Q.grad, 0.1, 0.05, p=0), "p"),
+    ("sam-nan-theta", lambda: sam_step([np.nan, 1.0], Q.grad, 0.1, 0.05), "theta"),
+    ("sam-grad-wrong-shape", lambda: sam_step([1.0, 1.0], lambda x: np.ones(3), 0.1, 0.05), "shape"),
+    ("sam-grad-nan", lambda: sam_step([1.0, 1.0], lambda x: np.array([np.nan, 0.0]), 0.1, 0.05), "grad_f"),
+    ("sam-grad-nan-at-perturbed-point",
+     lambda: sam_step([1.0, 1.0], lambda x: x if x[0] == 1.0 else x * np.nan, 0.1, 0.05), "theta + epsilon"),
+    ("gd-inf-eta", lambda: gd_step([1.0, 1.0], Q.grad, math.inf), "eta"),
+    ("gd-grad-wrong-shape", lambda: gd_step([1.0, 1.0], lambda x: np.ones((2, 1)), 0.1), "shape"),
+    # trajectories
+    ("traj-negative-steps", lambda: _traj(num_steps=-1), "num_steps"),
+    ("traj-fractional-steps", lambda: _traj(num_steps=2.5), "num_steps"),
+    ("traj-bool-steps", lambda: _traj(num_steps=True), "num_steps"),
+    ("traj-bad-method", lambda: _traj(method="adam"), "method"),
+    ("traj-negative-eta", lambda: _traj(eta=-1.0), "eta"),
+    ("traj-schedule-goes-negative", lambda: _traj(eta=lambda t: 0.1 - 0.1 * t), "eta(t=2)"),
+    ("traj-schedule-nan-rho", lambda: _traj(rho=lambda t: float("nan")), "rho(t=0)"),
+    ("traj-matrix-theta0", lambda: _traj(theta0=np.ones((2, 2))), "theta0"),
+    ("traj-inf-theta0", lambda: _traj(theta0=[np.inf, 0.0]), "theta"),
+    ("traj-p-below-1", lambda: _traj(p=0.9), "p"),
+    ("traj-bad-on-nonfinite", lambda: _traj(on_nonfinite="ignore"), "on_nonfinite"),
+    ("traj-diverges", lambda: _traj(eta=10.0, num_steps=2000), "diverged"),
+    ("sto-negative-seed", lambda: _sto(seed=-1), "seed"),
+    ("sto-negative-rho", lambda: _sto(rho=-0.5), "rho"),
+    ("sto-oracle-wrong-shape", lambda: _sto(grad_oracle=lambda x, rng: np.ones(5)), "shape"),
+    ("sto-bad-method", lambda: _sto(method="sgd"), "method"),
+    # sharpness_quadratic
+    ("sq-nonsymmetric", lambda: sharpness_quadratic([[1.0, 2.0], [0.0, 1.0]], [0.0, 0.0], 0.1), "symmetric"),
+    ("sq-nonsquare", lambda: sharpness_quadratic(np.ones((2, 3)), [0.0, 0.0], 0.1), "square"),
+    ("sq-1d-A", lambda: sharpness_quadratic(np.ones(2), [0.0, 0.0], 0.1), "A"),
+    ("sq-nan-A", lambda: sharpness_quadratic([[np.nan, 0.0], [0.0, 1.0]], [0.0, 0.0], 0.1), "A"),
+    ("sq-g-length", lambda: sharpness_quadratic(np.eye(2), [0.0, 0.0, 0.0], 0.1), "g"),
+    ("sq-g-matrix", lambda: sharpness_quadratic(np.eye(2), np.zeros((2, 1)), 0.1), "g"),
+    ("sq-inf-g", lambda: sharpness_quadratic(np.eye(2), [np.inf, 0.0], 0.1), "g"),
+    ("sq-negative-rho", lambda: sharpness_quadratic(np.eye(2), [0.0, 0.0], -1.0), "rho"),
+    # sharpness_pga
+    ("pga-negative-rho", lambda: _pga(rho=-0.1), "rho"),
+    ("pga-zero-restarts", lambda: _pga(num_restarts=0), "num_restarts"),
+    ("pga-negative-steps", lambda: _pga(num_steps=-5), "num_steps"),
+    ("pga-zero-step-size", lambda: _pga(step_size=0.0), "step_size"),
+    ("pga-p-three", lambda: _pga(p=3), "p"),
+    ("pga-negative-seed", lambda: _pga(seed=-2), "seed"),
+    ("pga-nan-theta", lambda: _pga(theta=[np.nan, 0.0]), "theta"),
+    ("pga-nonfinite-f", lambda: _pga(f=lambda x: math.inf), "f(theta)"),
+    ("pga-grad-wrong-shape", lambda: _pga(grad_f=lambda x: np.ones(3)), "shape"),
+    # landscapes
+    ("ls-quadratic-nonsymmetric", lambda: L.quadratic([[1.0, 1.0], [0.0, 1.0]]), "symmetric"),
+    ("ls-quadratic-nonsquare", lambda: L.quadratic(np.ones((3, 2))), "square"),
+    ("ls-quadratic-nan", lambda: L.quadratic([[np.nan]]), "A"),
+    ("ls-review-1d-zero-c", lambda: L.review_1d(c=0.0), "c"),
+    ("ls-review-1d-negative-c", lambda: L.review_1d(c=-1e-4), "c"),
+    ("ls-rosenbrock-negative-b", lambda: L.rosenbrock(b=-1.0), "b"),
+    ("ls-sines-zero-dim", lambda: L.sines_quadratic(dim=0), "dim"),
+    ("ls-double-well-nan-a", lambda: L.double_well(a=float("nan")), "a"),
+    ("ls-value-wrong-dim", lambda: L.review_2d().value(np.ones(3)), "shape"),
+    ("ls-grad-wrong-dim", lambda: L.wen_ma_li_4d().grad(np.ones((5, 2))), "shape"),
+    ("ls-hessian-nan", lambda: L.review_1d().hessian([np.nan]), "theta"),
+    ("ls-from-sympy-extra-symbol",
+     lambda: L.from_sympy("bad", __import__("sympy").Symbol("x") * __import__("sympy").Symbol("y"),
+                          (__import__("sympy").Symbol("x"),)), "free symbols"),
+]
+
+
+@pytest.mark.parametrize("call, match", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_raises_value_error_naming_it(call, match):
+    with np.errstate(all="ignore"):
+        with pytest.raises(ValueError, match=_escape(match)):
+            call()
+
+
+def _escape(text: str) -> str:
+    import re
+
+    return re.escape(text)
+
+
+# --- the torch functions of samlib.optim and samlib.hessian ---------------------------------------
+
+torch = pytest.importorskip("torch")
+
+
+def _f(theta):
+    return (theta**2).sum()
+
+
+def _theta():
+    return torch.tensor([1.0, 2.0], dtype=torch.float64)
+
+
+def _sam(**kw):
+    from samlib.optim import SAM
+
+    model = torch.nn.Linear(2, 1)
+    args = dict(base_optimizer_cls=torch.optim.SGD, lr=0.1)
+    args.update(kw)
+    return SAM(model.parameters(), **args)
+
+
+def _hessian_call(name, *args, **kw):
+    from samlib import hessian
+
+    return getattr(hessian, name)(*args, **kw)
+
+
+TORCH_CASES = [
+    ("SAM-negative-rho", lambda: _sam(rho=-0.05), "rho"),
+    ("SAM-nan-rho", lambda: _sam(rho=float("nan")), "rho"),
+    ("SAM-inf-rho", lambda: _sam(rho=math.inf), "rho"),
+    ("SAM-negative-asam-eta", lambda: _sam(adaptive=True, eta=-0.01), "eta"),
+    ("SAM-base-not-callable", lambda: _sam(base_optimizer_cls=3), "base_optimizer"),
+    ("hvp-wrong-v-shape", lambda: _hessian_call("hvp", _f, _theta(), torch.ones(3, dtype=torch.float64)), "v"),
+    ("hvp-nan-theta", lambda: _hessian_call("hvp", _f, torch.tensor([np.nan, 1.0]), torch.ones(2)), "theta"),
+    ("hvp-f-not-scalar", lambda: _hessian_call("hvp", lambda t: t * 2, _theta(), torch.ones(2)), "f(theta)"),
+    ("hessian-dense-matrix-theta", lambda: _hessian_call("hessian_dense", _f, torch.ones(2, 2)), "theta"),
+    ("hessian-dense-f-not-callable", lambda: _hessian_call("hessian_dense", 3.0, _theta()), "f"),
+    ("lambda-max-negative-seed", lambda: _hessian_call("lambda_max", _f, _theta(), seed=-1), "seed"),
+    ("hessian-trace-zero-probes", lambda: _hessian_call("hessian_trace", _f, _theta(), num_probes=0), "num_probes"),
+    ("hessian-trace-bad-mode", lambda: _hessian_call("hessian_trace", _f, _theta(), mode="sideways"), "mode"),
+]
+
+
+@pytest.mark.parametrize("call, match", [c[1:] for c in TORCH_CASES], ids=[c[0] for c in TORCH_CASES])
+def test_torch_bad_input_raises_value_error_naming_it(call, match):
+    with pytest.raises(ValueError, match=_escape(match)):
+        call()
