@@ -97,6 +97,9 @@ class SAM(torch.optim.Optimizer):
       gradient :math:`m\\odot g` (or :math:`m\\odot T g` for ASAM) both for the direction and
       for the global norm, so :math:`\\lVert\\hat\\varepsilon\\rVert_2=\\rho` over the masked entries
       (non-adaptive case): :math:`\\hat\\varepsilon = \\rho\\, m\\odot g/\\lVert m\\odot g\\rVert_2`.
+      A subclass that sets the class attribute ``renormalize_masked = False`` gets instead
+      :math:`\\hat\\varepsilon = \\rho\\, m\\odot g/\\lVert g\\rVert_2` (norm of the *unmasked*
+      gradient, :math:`\\lVert\\hat\\varepsilon\\rVert_2\\le\\rho`), which is SSAM's Algorithm 1.
       Parameters without a mask are not masked.  Masks survive ``state_dict()``.
     * *Override* :meth:`perturbation`, which must return ``{param: epsilon}`` for the
       parameters to move (same shape/dtype/device as the parameter); parameters absent from
@@ -122,6 +125,9 @@ class SAM(torch.optim.Optimizer):
     >>> loss_fn().backward()
     >>> opt.second_step(zero_grad=True)
     """
+
+    #: masks renormalise the perturbation to norm rho (True) or only cut it (False, SSAM)
+    renormalize_masked: bool = True
 
     def __init__(
         self,
@@ -194,12 +200,14 @@ class SAM(torch.optim.Optimizer):
         """Return the ascent step :math:`\\hat\\varepsilon` for every parameter with a gradient.
 
         :math:`\\hat\\varepsilon_i = \\rho\\, T_i\\, u_i / \\lVert u\\rVert_2` with
-        :math:`u_i = m_i \\odot T_i \\odot g_i`, where :math:`T_i = |w_i| + \\eta` if the group is
-        adaptive else 1, :math:`m_i` = ``self.state[p]["mask"]`` if present else 1, and the
-        norm runs over all parameters of all groups.  Returns zeros when :math:`u = 0`.
+        :math:`u_i = m_i \\odot T_i \\odot g_i`, where :math:`T_i = |w_i| + \\eta` if the group
+        is adaptive else 1, :math:`m_i` = ``self.state[p]["mask"]`` if present else 1, and the
+        norm runs over all parameters of all groups.  If ``renormalize_masked`` is False the
+        mask multiplies :math:`\\hat\\varepsilon_i` after normalising instead of :math:`u_i`.
+        Returns zeros when :math:`u = 0`.
         Override in subclasses (see the class notes); called by :meth:`first_step`.
         """
-        per_group: list[tuple[float, list[torch.Tensor], list[torch.Tensor], list | None]] = []
+        per_group: list[tuple[float, list[torch.Tensor], list[torch.Tensor], list | None, list | None]] = []
         all_u: list[torch.Tensor] = []
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
@@ -214,9 +222,12 @@ class SAM(torch.optim.Optimizer):
                 u = torch._foreach_mul(u, scale)
             # .get on the defaultdict: do not create empty state entries
             masks = [self.state.get(p, {}).get("mask") for p in params] if self.state else []
-            if any(m is not None for m in masks):
+            if not any(m is not None for m in masks):
+                masks = None
+            elif self.renormalize_masked:
                 u = [ui if m is None else ui * m for ui, m in zip(u, masks)]
-            per_group.append((group["rho"], params, u, scale))
+                masks = None  # already applied
+            per_group.append((group["rho"], params, u, scale, masks))
             all_u.extend(u)
         if not all_u:
             return {}
@@ -228,11 +239,13 @@ class SAM(torch.optim.Optimizer):
         # no host-device sync (.item()).
         inv = torch.where(total > 0, 1.0 / total, torch.zeros_like(total))
         out: dict[torch.Tensor, torch.Tensor] = {}
-        for rho, params, u, scale in per_group:
+        for rho, params, u, scale, masks in per_group:
             coef = inv * rho
             eps = torch._foreach_mul(u, coef)
             if scale is not None:
                 torch._foreach_mul_(eps, scale)
+            if masks is not None:  # renormalize_masked=False: mask after normalising
+                eps = [e if m is None else e * m for e, m in zip(eps, masks)]
             out.update(zip(params, eps))
         return out
 

@@ -368,6 +368,27 @@ def test_mask_restricts_and_renormalises_the_perturbation():
     assert "mask" in opt.state_dict()["state"][0]
 
 
+def test_mask_without_renormalisation_is_ssam_algorithm_1():
+    class CutSAM(SAM):
+        renormalize_masked = False
+
+    X, y = data()
+    model = mlp()
+    rho = 0.25
+    opt = CutSAM(model.parameters(), torch.optim.SGD, rho=rho, lr=0.1)
+    W = model[0].weight
+    mask = (torch.arange(W.numel()).reshape(W.shape) % 2 == 0).to(DT)
+    opt.state[W]["mask"] = mask
+    loss_of(model, X, y).backward()
+    w0 = params_of(model)
+    gnorm = torch.cat([p.grad.reshape(-1) for p in model.parameters()]).norm()
+    opt.first_step()
+    eps = [b.detach() - a for a, b in zip(w0, model.parameters())]
+    torch.testing.assert_close(eps[0], rho * W.grad * mask / gnorm, rtol=1e-9, atol=1e-15)
+    torch.testing.assert_close(eps[1], rho * model[0].bias.grad / gnorm, rtol=1e-9, atol=1e-15)
+    assert float(torch.cat([e.reshape(-1) for e in eps]).norm()) < rho
+
+
 def test_overriding_perturbation():
     class SignSAM(SAM):
         @torch.no_grad()
