@@ -1,0 +1,580 @@
+"""Batched training of small MLPs: many seeds (or settings) of one method in one run.
+
+The review's MNIST experiment (§2.3.2 of Liu et al. 2022) trains an MLP
+``d -> 500 -> 300 -> 10`` with batch size 10 for 15000 gradient evaluations, five times per
+method. At this size one step is a few small matrix products, so the seeds are trained
+*together*: the weights of the ``S`` networks are stacked along a leading axis
+(``W_l`` of shape ``(S, in, out)``) and every layer is one batched product
+(``torch.baddbmm``). Forward and backward passes are written out by hand for the ReLU
+MLP with softmax cross-entropy; the tests check every gradient against
+``torch.func.vmap(torch.func.grad(...))`` over ``functional_call``. Hyperparameters may
+differ per member, which makes a learning-rate or ``rho`` sweep a single batched run.
+
+Methods (``g`` is the minibatch gradient, ``eta`` the learning rate):
+
+- ``"sgd"``: ``theta <- theta - eta g``.
+- ``"adam"``: Kingma & Ba (2015), Algorithm 1, with bias correction.
+- ``"sam"``: Foret et al. (2021), eqs. (2)-(3): ``eps = rho g / ||g||`` (norm over all
+  parameters of one network), ``theta <- theta - eta grad L_B(theta + eps)``. With
+  ``m < batch_size`` (m-sharpness, Foret et al. §4.1) the batch is cut into ``k = B/m``
+  chunks; chunk ``c`` gets its own ``eps_c = rho g_c/||g_c||`` from its own gradient and
+  the step uses the mean of the chunk gradients, each at ``theta + eps_c``.
+- ``"ssam-f"`` / ``"ssam-d"``: sparse SAM (Mi et al. 2022): ``eps = rho (g/||g||) * mask``
+  with a binary mask from :mod:`samlib.ssam` (Fisher or dynamic).
+
+Why SAM costs two passes and no more, for any ``m``: the weight gradient of one chunk is a
+rank-``m`` matrix ``G_c = h_c^T delta_c`` (layer input times back-propagated error), so the
+perturbed layer ``h' (W + s_c h_c^T delta_c)`` equals ``h' W + s_c (h' h_c^T) delta_c`` and
+never needs the perturbed weights, and ``||G_c||_F^2 = <h_c h_c^T, delta_c delta_c^T>``
+needs only ``m x m`` Gram matrices. The per-chunk perturbations thus cost ``O(B m d)``
+extra work instead of ``k`` copies of the network.
+
+Budget: one *gradient evaluation* is one minibatch gradient; SGD and Adam spend one per
+step, SAM and its variants two, so at equal budget SAM takes half the steps.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._validation import check_int_at_least, check_nonnegative, check_positive
+
+__all__ = [
+    "METHODS",
+    "TrainHistory",
+    "init_stacked_mlp",
+    "mlp_forward",
+    "mlp_grad",
+    "sam_grad",
+    "member_module",
+    "stacked_loss_and_accuracy",
+    "train_stacked",
+    "time_steps",
+    "mean_std",
+    "bootstrap_ratio_ci",
+]
+
+METHODS = ("sgd", "adam", "sam", "ssam-f", "ssam-d")
+_TWO_GRAD = ("sam", "ssam-f", "ssam-d")
+_TINY = 1e-12  # guards the division by ||g|| (SAM is undefined at g = 0)
+
+Params = list  # [W_1, b_1, ..., W_L, b_L]; W_l (S, in, out), b_l (S, 1, out)
+
+
+# ----------------------------------------------------------------------------------------
+# The stacked network
+# ----------------------------------------------------------------------------------------
+def init_stacked_mlp(dims: Sequence[int], seeds: Sequence[int]) -> list[torch.Tensor]:
+    """Initial parameters of ``len(seeds)`` MLPs ``dims[0] -> ... -> dims[-1]``, stacked.
+
+    Each member is initialised like :class:`torch.nn.Linear` (weights and biases uniform
+    in ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]``) from its own ``torch.Generator`` seeded with
+    its seed, so a member's start depends only on its seed (not on the method or on the
+    other members): runs of different methods with the same seed are paired.
+
+    Returns
+    -------
+    list of tensors ``[W_1, b_1, ..., W_L, b_L]``, ``W_l`` of shape (S, in, out) and
+    ``b_l`` of shape (S, 1, out).
+    """
+    dims = [check_int_at_least(d, 1, "dims[i]") for d in dims]
+    if len(dims) < 2:
+        raise ValueError(f"dims needs at least an input and an output size, got {dims}")
+    if len(seeds) == 0:
+        raise ValueError("seeds must not be empty")
+    out: list[list[torch.Tensor]] = [[] for _ in range(2 * (len(dims) - 1))]
+    for seed in seeds:
+        gen = torch.Generator().manual_seed(int(seed))
+        for layer, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+            bound = 1.0 / math.sqrt(a)
+            out[2 * layer].append((torch.rand(a, b, generator=gen) * 2 - 1) * bound)
+            out[2 * layer + 1].append((torch.rand(1, b, generator=gen) * 2 - 1) * bound)
+    return [torch.stack(t) for t in out]
+
+
+def _n_members(params: Params) -> int:
+    return int(params[0].shape[0])
+
+
+def _as_member_batch(X: torch.Tensor, S: int) -> torch.Tensor:
+    """(n, d) shared inputs -> (S, n, d) view; (S, n, d) passes through."""
+    return X.unsqueeze(0).expand(S, -1, -1) if X.ndim == 2 else X
+
+
+def mlp_forward(params: Params, X: torch.Tensor) -> torch.Tensor:
+    """Logits of every member: ``X`` (n, d) shared or (S, n, d) per member -> (S, n, K)."""
+    h = _as_member_batch(X, _n_members(params))
+    L = len(params) // 2
+    for layer in range(L):
+        h = torch.baddbmm(params[2 * layer + 1], h, params[2 * layer])
+        if layer < L - 1:
+            h = torch.relu(h)
+    return h
+
+
+def _forward_cache(params: Params, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Layer inputs ``[x, h_1, ..., h_{L-1}]`` (post-ReLU) and the logits."""
+    hs = [x]
+    L = len(params) // 2
+    h = x
+    for layer in range(L):
+        h = torch.baddbmm(params[2 * layer + 1], h, params[2 * layer])
+        if layer < L - 1:
+            h = torch.relu(h)
+            hs.append(h)
+    return hs, h
+
+
+def _output_delta(logits: torch.Tensor, y: torch.Tensor, denom: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-member mean cross-entropy and its gradient w.r.t. the logits, ``(softmax - onehot)/denom``."""
+    logp = torch.log_softmax(logits, -1)
+    loss = -logp.gather(-1, y.unsqueeze(-1)).squeeze(-1).sum(1) / denom
+    delta = logp.exp_()
+    delta.scatter_add_(-1, y.unsqueeze(-1), torch.full(y.shape + (1,), -1.0))
+    return loss, delta.div_(denom)
+
+
+def _backward(params: Params, hs: list[torch.Tensor], delta: torch.Tensor) -> list[torch.Tensor]:
+    L = len(params) // 2
+    grads: list[torch.Tensor] = [None] * len(params)  # type: ignore[list-item]
+    for layer in reversed(range(L)):
+        grads[2 * layer] = torch.bmm(hs[layer].transpose(1, 2), delta)
+        grads[2 * layer + 1] = delta.sum(1, keepdim=True)
+        if layer > 0:
+            delta = torch.bmm(delta, params[2 * layer].transpose(1, 2)).mul_(hs[layer] > 0)
+    return grads
+
+
+def mlp_grad(params: Params, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Mean cross-entropy of each member on its batch and its gradient.
+
+    Parameters
+    ----------
+    params : stacked parameters (see :func:`init_stacked_mlp`)
+    x : tensor (S, B, d)
+    y : int tensor (S, B)
+
+    Returns
+    -------
+    loss : tensor (S,)
+    grads : list of tensors shaped like ``params``
+    """
+    hs, logits = _forward_cache(params, x)
+    loss, delta = _output_delta(logits, y, x.shape[1])
+    return loss, _backward(params, hs, delta)
+
+
+def sam_grad(
+    params: Params, x: torch.Tensor, y: torch.Tensor, rho: torch.Tensor, m: int | None = None
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """SAM's descent direction with m-sharpness, for every member (two passes).
+
+    .. math:: g_{SAM} = \\frac{1}{k}\\sum_{c=1}^{k} \\nabla L_c(\\theta + \\epsilon_c),
+              \\qquad \\epsilon_c = \\rho\\, \\nabla L_c(\\theta) / \\lVert \\nabla L_c(\\theta) \\rVert,
+
+    with ``L_c`` the mean loss on chunk ``c`` of ``m`` examples (Foret et al. 2021, eq. 3
+    and §4.1); ``m = B`` is plain SAM. Uses the rank-``m`` structure of the chunk gradients
+    (module docstring), so the cost does not grow as ``m`` shrinks.
+
+    Parameters
+    ----------
+    params : stacked parameters
+    x, y : tensors (S, B, d) and (S, B)
+    rho : tensor (S,)
+        Radius per member.
+    m : int, optional
+        Chunk size dividing ``B``; default ``B``.
+
+    Returns
+    -------
+    loss : tensor (S,)
+        Mean loss at the *unperturbed* point.
+    grads : list of tensors shaped like ``params``
+    """
+    S, B, _ = x.shape
+    m = B if m is None else m
+    if B % m:
+        raise ValueError(f"m must divide the batch size {B}, got m={m}")
+    k = B // m
+    L = len(params) // 2
+    hs, logits = _forward_cache(params, x)
+    loss, delta = _output_delta(logits, y, B)
+    deltas: list[torch.Tensor] = [None] * L  # type: ignore[list-item]
+    d = delta
+    for layer in reversed(range(L)):
+        deltas[layer] = d
+        if layer > 0:
+            d = torch.bmm(d, params[2 * layer].transpose(1, 2)).mul_(hs[layer] > 0)
+    # chunk gradient of layer l: k * h_c^T delta_c (deltas carry 1/B, chunk losses 1/m);
+    # the bias column is a row of ones appended to h, hence the "+ 1" on the Gram matrix
+    hc = [h.reshape(S, k, m, -1) for h in hs]
+    dc = [t.reshape(S, k, m, -1) for t in deltas]
+    sq = sum(((hc[i] @ hc[i].transpose(-1, -2) + 1) * (dc[i] @ dc[i].transpose(-1, -2))).sum((-1, -2)) for i in range(L))
+    # eps_c = rho G_c/||G_c|| = sigma_c h_c^T delta_c with sigma_c = rho k / ||G_c||
+    sigma = (rho.view(S, 1) * k / (k * sq.clamp_min(0).sqrt() + _TINY)).view(S, k, 1, 1)
+    hp = [x]
+    h = x
+    for layer in range(L):
+        coef = (h.reshape(S, k, m, -1) @ hc[layer].transpose(-1, -2) + 1) * sigma  # (S, k, m, m)
+        h = torch.baddbmm(params[2 * layer + 1], h, params[2 * layer]) + (coef @ dc[layer]).reshape(S, B, -1)
+        if layer < L - 1:
+            h = torch.relu(h)
+            hp.append(h)
+    _, dp = _output_delta(h, y, B)
+    grads: list[torch.Tensor] = [None] * len(params)  # type: ignore[list-item]
+    for layer in reversed(range(L)):
+        grads[2 * layer] = torch.bmm(hp[layer].transpose(1, 2), dp)
+        grads[2 * layer + 1] = dp.sum(1, keepdim=True)
+        if layer > 0:
+            back = (dp.reshape(S, k, m, -1) @ dc[layer].transpose(-1, -2)) * sigma @ hc[layer]
+            dp = (torch.bmm(dp, params[2 * layer].transpose(1, 2)) + back.reshape(S, B, -1)).mul_(hp[layer] > 0)
+    return loss, grads
+
+
+def member_module(params: Params, member: int) -> nn.Sequential:
+    """The ``member``-th network as an ordinary :class:`torch.nn.Sequential` (a copy)."""
+    L = len(params) // 2
+    layers: list[nn.Module] = []
+    for layer in range(L):
+        W, b = params[2 * layer][member], params[2 * layer + 1][member]
+        lin = nn.Linear(W.shape[0], W.shape[1])
+        with torch.no_grad():
+            lin.weight.copy_(W.T)
+            lin.bias.copy_(b[0])
+        layers.append(lin)
+        if layer < L - 1:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def stacked_loss_and_accuracy(
+    params: Params, X: torch.Tensor, y: torch.Tensor, chunk: int = 4096
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean cross-entropy and accuracy of every member on a full set.
+
+    ``X`` is shared (n, d); ``y`` is shared (n,) or per member (S, n).
+    """
+    S = _n_members(params)
+    yy = y.expand(S, -1) if y.ndim == 1 else y
+    loss = torch.zeros(S, dtype=torch.float64)
+    correct = torch.zeros(S, dtype=torch.float64)
+    with torch.no_grad():
+        for i in range(0, X.shape[0], chunk):
+            logits = mlp_forward(params, X[i: i + chunk])
+            yc = yy[:, i: i + chunk]
+            logp = torch.log_softmax(logits, -1)
+            loss -= logp.gather(-1, yc.unsqueeze(-1)).squeeze(-1).double().sum(1)
+            correct += (logits.argmax(-1) == yc).double().sum(1)
+    n = X.shape[0]
+    return (loss / n).numpy(), (correct / n).numpy()
+
+
+# ----------------------------------------------------------------------------------------
+# Training
+# ----------------------------------------------------------------------------------------
+@dataclass
+class TrainHistory:
+    """What :func:`train_stacked` records.
+
+    ``metrics[name]`` has shape ``(len(grad_evals), S)``; names are ``<set>_loss`` and
+    ``<set>_acc`` for every evaluation set (``train``, ``test``, ...).
+    """
+
+    method: str
+    seeds: list[int]
+    lr: np.ndarray
+    rho: np.ndarray
+    m: int
+    grad_evals: np.ndarray
+    epochs: np.ndarray
+    metrics: dict[str, np.ndarray]
+    params: list[torch.Tensor]
+    steps: int
+    wall_time: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def final(self, name: str) -> np.ndarray:
+        """Last recorded value of a metric, one per member."""
+        return self.metrics[name][-1]
+
+
+def _per_member(value: float | Sequence[float], S: int, name: str, positive: bool) -> torch.Tensor:
+    vals = np.full(S, value, dtype=float) if np.ndim(value) == 0 else np.array(value, dtype=float)
+    if vals.shape != (S,):
+        raise ValueError(f"{name} must be a number or have one value per seed ({S}), got shape {vals.shape}")
+    for v in vals:
+        (check_positive if positive else check_nonnegative)(v, name)
+    return torch.tensor(vals, dtype=torch.float32)
+
+
+def _bcast(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Per-member vector (S,) reshaped to broadcast against a stacked tensor (S, ...)."""
+    return v.view((-1,) + (1,) * (like.ndim - 1))
+
+
+def _global_norm(g: list[torch.Tensor]) -> torch.Tensor:
+    """Per-member Euclidean norm over all parameter tensors: shape (S,)."""
+    return torch.sqrt(sum(t.pow(2).flatten(1).sum(1) for t in g))
+
+
+def train_stacked(
+    method: str,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    eval_sets: dict[str, tuple[np.ndarray, np.ndarray | None]],
+    *,
+    seeds: Sequence[int],
+    lr: float | Sequence[float],
+    rho: float | Sequence[float] = 0.0,
+    m: int | None = None,
+    hidden: Sequence[int] = (500, 300),
+    num_classes: int = 10,
+    batch_size: int = 10,
+    grad_budget: int = 15000,
+    eval_every: int = 500,
+    betas: tuple[float, float] = (0.9, 0.999),
+    adam_eps: float = 1e-8,
+    sparsity: float = 0.5,
+    mask_every: int = 100,
+    fisher_samples: int = 100,
+    drop_fraction: float = 0.5,
+) -> TrainHistory:
+    """Train ``len(seeds)`` MLPs with one method at a fixed budget of gradient evaluations.
+
+    Parameters
+    ----------
+    method : {"sgd", "adam", "sam", "ssam-f", "ssam-d"}
+        See the module docstring.
+    X_train : array (n, d)
+        Training inputs, shared by all members.
+    y_train : int array (n,) or (S, n)
+        Training labels, shared or one row per member (e.g. per-seed label noise).
+    eval_sets : dict name -> (X, y)
+        Full sets evaluated at the start and every ``eval_every`` gradient evaluations;
+        ``y=None`` means the (per-member) training labels.
+    seeds : sequence of int
+        One member per seed: it seeds that member's initialisation and its data order.
+    lr, rho : float or sequence with one value per seed
+        Learning rate (> 0) and SAM radius (>= 0, ignored by SGD and Adam).
+    m : int, optional
+        m-sharpness chunk size for ``"sam"`` (must divide ``batch_size``); ``None`` means
+        ``m = batch_size``, plain SAM.
+    hidden : sequence of int
+        Hidden widths; the review's network is ``(500, 300)``.
+    batch_size, grad_budget, eval_every : int
+        Minibatch size; gradient evaluations per member; evaluation spacing in gradient
+        evaluations.
+    betas, adam_eps : Adam's constants (Kingma & Ba 2015 defaults).
+    sparsity, mask_every, fisher_samples, drop_fraction :
+        SSAM settings (see :mod:`samlib.ssam`): fraction of *unperturbed* weights, steps
+        between mask updates, examples per Fisher estimate (SSAM-F; these per-example
+        gradients are recorded in ``extra["fisher_grad_evals"]``, not charged to the
+        budget), initial drop fraction of the cosine drop-and-grow schedule (SSAM-D).
+
+    Returns
+    -------
+    TrainHistory
+
+    Raises
+    ------
+    ValueError
+        Unknown method, ``m`` not dividing ``batch_size``, bad sizes or hyperparameters.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    seeds = [int(s) for s in seeds]
+    S = len(seeds)
+    if S == 0:
+        raise ValueError("seeds must not be empty")
+    batch_size = check_int_at_least(batch_size, 1, "batch_size")
+    grad_budget = check_int_at_least(grad_budget, 1, "grad_budget")
+    eval_every = check_int_at_least(eval_every, 1, "eval_every")
+    Xt = torch.tensor(np.asarray(X_train), dtype=torch.float32)
+    yt = torch.tensor(np.asarray(y_train), dtype=torch.long)
+    if Xt.ndim != 2:
+        raise ValueError(f"X_train must be 2-d (n, d), got shape {tuple(Xt.shape)}")
+    n, d = Xt.shape
+    if tuple(yt.shape) not in ((n,), (S, n)):
+        raise ValueError(f"y_train must have shape ({n},) or ({S}, {n}), got {tuple(yt.shape)}")
+    if batch_size > n:
+        raise ValueError(f"batch_size must be <= the number of training samples {n}, got {batch_size}")
+    yt = yt.expand(S, n).contiguous() if yt.ndim == 1 else yt
+    m = batch_size if m is None else check_int_at_least(m, 1, "m")
+    if batch_size % m:
+        raise ValueError(f"m must divide batch_size={batch_size}, got m={m}")
+    if m != batch_size and method != "sam":
+        raise ValueError(f"m-sharpness (m={m} < batch_size) is implemented for method 'sam' only, got {method!r}")
+    lr_t = _per_member(lr, S, "lr", positive=True)
+    rho_t = _per_member(rho, S, "rho", positive=False)
+
+    params = init_stacked_mlp([d, *hidden, num_classes], seeds)
+    lr_b = [_bcast(lr_t, p) for p in params]
+    evals = {
+        k: (torch.tensor(np.asarray(X), dtype=torch.float32), yt if y is None else torch.tensor(np.asarray(y)))
+        for k, (X, y) in eval_sets.items()
+    }
+    two = method in _TWO_GRAD
+    per_step = 2 if two else 1
+    steps = grad_budget // per_step
+    steps_per_epoch = n // batch_size
+    gens = [torch.Generator().manual_seed(10_000 + s) for s in seeds]  # data order, not init
+    if method == "adam":
+        adam_m = [torch.zeros_like(p) for p in params]
+        adam_v = [torch.zeros_like(p) for p in params]
+    mask = None
+    extra: dict[str, Any] = {}
+    if method in ("ssam-f", "ssam-d"):
+        from . import ssam
+
+        mask_gen = torch.Generator().manual_seed(20_000 + seeds[0])
+        if method == "ssam-d":
+            mask = ssam.random_mask(dict(enumerate(params)), sparsity, generator=mask_gen)
+        extra.update(mask_updates=0, fisher_grad_evals=0)
+
+    rec_g: list[int] = []
+    rec: dict[str, list[np.ndarray]] = {}
+
+    def record(step: int) -> None:
+        rec_g.append(step * per_step)
+        for name, (X, y) in evals.items():
+            loss, acc = stacked_loss_and_accuracy(params, X, y)
+            rec.setdefault(f"{name}_loss", []).append(loss)
+            rec.setdefault(f"{name}_acc", []).append(acc)
+
+    t0 = time.perf_counter()
+    record(0)
+    order = None
+    with torch.no_grad():
+        for step in range(steps):
+            j = step % steps_per_epoch
+            if j == 0:
+                order = torch.stack([torch.randperm(n, generator=g) for g in gens])  # (S, n)
+            idx = order[:, j * batch_size: (j + 1) * batch_size]  # (S, B)
+            xb, yb = Xt[idx], torch.gather(yt, 1, idx)
+            if method == "sam":
+                _, g = sam_grad(params, xb, yb, rho_t, m)
+            else:
+                _, g = mlp_grad(params, xb, yb)
+            if method in ("ssam-f", "ssam-d"):
+                if step % mask_every == 0:
+                    if method == "ssam-f":
+                        # Fisher from the member's own examples, a fresh random subset each time
+                        sub = torch.stack([torch.randperm(n, generator=mask_gen)[:fisher_samples] for _ in seeds])
+                        fisher = ssam.empirical_fisher_mlp(params, Xt[sub], torch.gather(yt, 1, sub))
+                        mask = ssam.fisher_mask(dict(enumerate(fisher)), sparsity)
+                        extra["fisher_grad_evals"] += fisher_samples / batch_size
+                    elif step > 0:
+                        frac = ssam.cosine_drop_fraction(drop_fraction, step, steps)
+                        mask = ssam.dynamic_mask_update(mask, dict(enumerate(g)), frac, generator=mask_gen)
+                    extra["mask_updates"] += 1
+                scale = rho_t / (_global_norm(g) + _TINY)
+                pert = [p + gi * _bcast(scale, p) * mask[i] for i, (p, gi) in enumerate(zip(params, g))]
+                _, g = mlp_grad(pert, xb, yb)
+            if method == "adam":
+                b1, b2 = betas
+                t = step + 1
+                c1, c2 = 1 - b1**t, 1 - b2**t
+                for p, gi, mi, vi, lb in zip(params, g, adam_m, adam_v, lr_b):
+                    mi.mul_(b1).add_(gi, alpha=1 - b1)
+                    vi.mul_(b2).addcmul_(gi, gi, value=1 - b2)
+                    denom = (vi / c2).sqrt_().add_(adam_eps)
+                    p.addcdiv_(mi * (lb / c1), denom, value=-1.0)
+            else:
+                for p, gi, lb in zip(params, g, lr_b):
+                    p.sub_(gi.mul_(lb))
+            done = (step + 1) * per_step
+            if done % eval_every == 0 or step + 1 == steps:
+                if rec_g[-1] != done:
+                    record(step + 1)
+    wall = time.perf_counter() - t0
+    if mask is not None:
+        extra["final_mask_density"] = ssam.mask_density(mask)
+    g_arr = np.asarray(rec_g)
+    return TrainHistory(
+        method=method,
+        seeds=seeds,
+        lr=lr_t.numpy().astype(float),
+        rho=rho_t.numpy().astype(float),
+        m=m,
+        grad_evals=g_arr,
+        epochs=g_arr / per_step / steps_per_epoch,
+        metrics={k: np.stack(v) for k, v in rec.items()},
+        params=params,
+        steps=steps,
+        wall_time=wall,
+        extra=extra,
+    )
+
+
+def time_steps(
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    *,
+    methods: Sequence[str] = ("sgd", "sam"),
+    seeds: Sequence[int] = (0, 1, 2, 3, 4),
+    hidden: Sequence[int] = (500, 300),
+    batch_size: int = 10,
+    steps: int = 200,
+    repeats: int = 5,
+) -> dict[str, np.ndarray]:
+    """Wall time of one training step per method, measured interleaved in one process.
+
+    Each repeat runs ``steps`` steps of every method in turn (so slow phases of a shared
+    machine hit all methods alike), after one warm-up repeat that is discarded.
+
+    Returns
+    -------
+    dict method -> array (repeats,) of seconds per step (of the whole stacked run)
+    """
+    steps = check_int_at_least(steps, 1, "steps")
+    repeats = check_int_at_least(repeats, 1, "repeats")
+    out: dict[str, list[float]] = {mth: [] for mth in methods}
+    for r in range(repeats + 1):
+        for mth in methods:
+            budget = steps * (2 if mth in _TWO_GRAD else 1)
+            h = train_stacked(
+                mth, X_train, y_train, {}, seeds=seeds, lr=0.01, rho=0.05, hidden=hidden,
+                batch_size=batch_size, grad_budget=budget, eval_every=budget,
+            )
+            if r > 0:  # the first repeat warms caches and allocators
+                out[mth].append(h.wall_time / h.steps)
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+# ----------------------------------------------------------------------------------------
+# Statistics over seeds
+# ----------------------------------------------------------------------------------------
+def mean_std(x: np.ndarray, axis: int = -1) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and sample standard deviation (ddof=1) along ``axis``."""
+    x = np.asarray(x, dtype=float)
+    return x.mean(axis), x.std(axis, ddof=1)
+
+
+def bootstrap_ratio_ci(
+    a: np.ndarray, b: np.ndarray, level: float = 0.95, n_boot: int = 10_000, seed: int = 0
+) -> tuple[float, float, float]:
+    """Ratio ``mean(a) / mean(b)`` of paired samples with a percentile bootstrap interval.
+
+    Pairs ``(a_i, b_i)`` (the same seed trained by two methods) are resampled together
+    (Efron & Tibshirani 1993, percentile interval).
+
+    Returns
+    -------
+    ratio, low, high : float
+    """
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
+        raise ValueError(f"a and b must be 1-d of equal length >= 2, got shapes {a.shape} and {b.shape}")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(a), size=(n_boot, len(a)))
+    ratios = a[idx].mean(1) / b[idx].mean(1)
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(ratios, [alpha, 1 - alpha])
+    return float(a.mean() / b.mean()), float(lo), float(hi)

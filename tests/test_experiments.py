@@ -1,0 +1,183 @@
+"""Tests of samlib.experiments: hand-written batched gradients against torch.func, SAM with
+m-sharpness against a direct per-chunk computation, the training loop's budget and pairing."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch.func import functional_call, grad, vmap
+
+from samlib.experiments import (
+    bootstrap_ratio_ci,
+    init_stacked_mlp,
+    member_module,
+    mlp_forward,
+    mlp_grad,
+    sam_grad,
+    stacked_loss_and_accuracy,
+    train_stacked,
+)
+
+DIMS = [6, 7, 5, 3]
+
+
+def _data(S, B, seed=0, d=DIMS[0], K=DIMS[-1]):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(S, B, d, generator=g), torch.randint(0, K, (S, B), generator=g)
+
+
+def _ref_loss(module, p, x, y):
+    return torch.nn.functional.cross_entropy(functional_call(module, p, (x,)), y)
+
+
+def _as_module_params(params, i):
+    """nn.Sequential-style parameter dict of member i (Linear stores W transposed)."""
+    out = {}
+    for layer in range(len(params) // 2):
+        out[f"{2 * layer}.weight"] = params[2 * layer][i].T
+        out[f"{2 * layer}.bias"] = params[2 * layer + 1][i][0]
+    return out
+
+
+def test_mlp_grad_matches_torch_func():
+    S, B = 3, 4
+    params = init_stacked_mlp(DIMS, seeds=range(S))
+    x, y = _data(S, B)
+    loss, g = mlp_grad(params, x, y)
+    module = member_module(params, 0)
+    stacked = {k: torch.stack([_as_module_params(params, i)[k] for i in range(S)]) for k in _as_module_params(params, 0)}
+    ref = vmap(grad(lambda p, xx, yy: _ref_loss(module, p, xx, yy)))(stacked, x, y)
+    for layer in range(len(DIMS) - 1):
+        torch.testing.assert_close(g[2 * layer], ref[f"{2 * layer}.weight"].transpose(1, 2), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(g[2 * layer + 1][:, 0], ref[f"{2 * layer}.bias"], rtol=1e-5, atol=1e-6)
+    for i in range(S):
+        ref_loss = torch.nn.functional.cross_entropy(member_module(params, i)(x[i]), y[i])
+        torch.testing.assert_close(loss[i], ref_loss)
+
+
+def _sam_reference(params, x, y, rho, m):
+    """Per member, per chunk: eps_c = rho g_c/||g_c||, gradient at theta + eps_c, mean over chunks."""
+    S, B, _ = x.shape
+    out = [torch.zeros_like(p) for p in params]
+    for i in range(S):
+        theta = [p[i:i + 1].clone() for p in params]
+        for c in range(B // m):
+            xc, yc = x[i:i + 1, c * m:(c + 1) * m], y[i:i + 1, c * m:(c + 1) * m]
+            _, g1 = mlp_grad(theta, xc, yc)
+            norm = torch.sqrt(sum(t.pow(2).sum() for t in g1))
+            pert = [t + rho[i] * gi / norm for t, gi in zip(theta, g1)]
+            _, g2 = mlp_grad(pert, xc, yc)
+            for o, gi in zip(out, g2):
+                o[i] += gi[0] / (B // m)
+    return out
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 6])
+def test_sam_grad_low_rank_equals_direct_chunks(m):
+    S, B = 2, 6
+    params = init_stacked_mlp(DIMS, seeds=[3, 4])
+    x, y = _data(S, B, seed=1)
+    rho = torch.tensor([0.3, 0.05])
+    _, g = sam_grad(params, x, y, rho, m)
+    ref = _sam_reference(params, x, y, rho, m)
+    for a, b in zip(g, ref):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_sam_with_rho_zero_is_the_plain_gradient():
+    params = init_stacked_mlp(DIMS, seeds=[0, 1])
+    x, y = _data(2, 4)
+    _, g0 = mlp_grad(params, x, y)
+    _, gs = sam_grad(params, x, y, torch.zeros(2), 2)
+    for a, b in zip(g0, gs):
+        torch.testing.assert_close(a, b)
+
+
+def test_sam_grad_rejects_m_not_dividing_batch():
+    params = init_stacked_mlp(DIMS, seeds=[0])
+    x, y = _data(1, 4)
+    with pytest.raises(ValueError, match="m must divide"):
+        sam_grad(params, x, y, torch.ones(1), 3)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_init_depends_only_on_the_seed(seed):
+    a = init_stacked_mlp(DIMS, seeds=[seed, 7])
+    b = init_stacked_mlp(DIMS, seeds=[9, seed])
+    for p, q in zip(a, b):
+        torch.testing.assert_close(p[0], q[1])
+    bound = 1 / np.sqrt(DIMS[0])
+    assert float(a[0].abs().max()) <= bound
+
+
+def test_loss_and_accuracy_match_modules():
+    params = init_stacked_mlp(DIMS, seeds=[0, 1])
+    X = torch.randn(20, DIMS[0], generator=torch.Generator().manual_seed(2))
+    y = torch.randint(0, DIMS[-1], (20,), generator=torch.Generator().manual_seed(3))
+    loss, acc = stacked_loss_and_accuracy(params, X, y, chunk=7)
+    for i in range(2):
+        out = member_module(params, i)(X)
+        assert loss[i] == pytest.approx(float(torch.nn.functional.cross_entropy(out, y)), rel=1e-5)
+        assert acc[i] == pytest.approx(float((out.argmax(1) == y).float().mean()))
+    torch.testing.assert_close(mlp_forward(params, X)[1], member_module(params, 1)(X))
+
+
+def _toy(n=40, d=6, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64) + (X[:, 1] > 0)
+    return X, y
+
+
+@pytest.mark.parametrize("method,steps", [("sgd", 30), ("adam", 30), ("sam", 15), ("ssam-f", 15), ("ssam-d", 15)])
+def test_train_stacked_budget_and_learning(method, steps):
+    X, y = _toy()
+    h = train_stacked(method, X, y, {"train": (X, None)}, seeds=[0, 1], lr=0.05 if method != "adam" else 0.01,
+                      rho=0.05, hidden=(16,), num_classes=3, batch_size=4, grad_budget=30, eval_every=10,
+                      mask_every=5, fisher_samples=8)
+    assert h.steps == steps and h.grad_evals[-1] == 30 and h.grad_evals[0] == 0
+    assert h.metrics["train_loss"].shape == (len(h.grad_evals), 2)
+    assert np.all(h.metrics["train_loss"][-1] < h.metrics["train_loss"][0])  # it learns
+    assert h.epochs[-1] == pytest.approx(steps / 10)
+
+
+def test_members_are_independent_and_paired():
+    X, y = _toy()
+    kw = dict(hidden=(8,), num_classes=3, batch_size=4, grad_budget=20, eval_every=20)
+    both = train_stacked("sgd", X, y, {"train": (X, None)}, seeds=[5, 6], lr=[0.1, 0.02], **kw)
+    one = train_stacked("sgd", X, y, {"train": (X, None)}, seeds=[6], lr=0.02, **kw)
+    for p, q in zip(both.params, one.params):
+        torch.testing.assert_close(p[1], q[0])
+
+
+def test_sam_with_rho_zero_trains_like_sgd_at_half_the_steps():
+    X, y = _toy()
+    kw = dict(hidden=(8,), num_classes=3, batch_size=4, eval_every=100)
+    sgd = train_stacked("sgd", X, y, {}, seeds=[1], lr=0.1, grad_budget=10, **kw)
+    sam = train_stacked("sam", X, y, {}, seeds=[1], lr=0.1, rho=0.0, grad_budget=20, **kw)
+    for p, q in zip(sgd.params, sam.params):
+        torch.testing.assert_close(p, q)
+
+
+def test_train_stacked_rejects_bad_input():
+    X, y = _toy()
+    with pytest.raises(ValueError, match="method"):
+        train_stacked("sgdm", X, y, {}, seeds=[0], lr=0.1)
+    with pytest.raises(ValueError, match="m must divide"):
+        train_stacked("sam", X, y, {}, seeds=[0], lr=0.1, m=3, batch_size=4)
+    with pytest.raises(ValueError, match="lr"):
+        train_stacked("sgd", X, y, {}, seeds=[0, 1], lr=[0.1, -1.0])
+    with pytest.raises(ValueError, match="y_train"):
+        train_stacked("sgd", X, y[:-1], {}, seeds=[0], lr=0.1)
+
+
+def test_bootstrap_ratio_ci_brackets_the_ratio():
+    a = np.array([0.8, 0.9, 0.7, 0.85, 0.75])
+    b = np.ones(5)
+    r, lo, hi = bootstrap_ratio_ci(a, b)
+    assert r == pytest.approx(0.8) and lo < r < hi and 0.7 <= lo and hi <= 0.9
+    with pytest.raises(ValueError):
+        bootstrap_ratio_ci(a, b[:3])
