@@ -1,0 +1,400 @@
+"""PAC-Bayes experiments: a linear test bed with known risk, small networks, and a Dziugaite-Roy posterior.
+
+* **Linear-Gaussian test bed** for Lemma 1.  Inputs :math:`x\\sim\\mathcal N(0, I_d)`, clean
+  label :math:`\\mathrm{sign}(w_*^\\top x)` flipped with probability ``eta``.  For the
+  stochastic classifier :math:`\\mathrm{sign}(w^\\top x)`, :math:`w\\sim Q=\\mathcal N(\\mu, s^2 I)`,
+  both the empirical Gibbs risk (a probit average, :func:`gibbs_empirical_risk_linear`) and
+  the true Gibbs risk (:func:`gibbs_true_risk_linear`, a deterministic quadrature of the
+  angle formula :math:`L_D(w)=\\eta+(1-2\\eta)\\angle(w,w_*)/\\pi`) are computed without
+  sampling classifiers, so violations of a bound can be counted exactly.
+* **Small networks** on the embedded digits: :func:`make_mlp`, :func:`train_mlp`,
+  :func:`flat_params`, and a batched evaluation of many parameter vectors
+  (:func:`batched_mlp_error`), used for Gaussian-noise averages and Monte-Carlo estimates.
+* **Dziugaite-Roy posterior** (:cite:`dziugaite2017computing`): :func:`optimize_dr_posterior`
+  and :func:`dr_bound`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special, stats
+
+from ._validation import check_int_at_least, check_nonnegative, check_positive, check_probability
+from .bounds import kl_inverse_upper, mcallester_bound
+
+__all__ = [
+    "sample_linear_gaussian",
+    "gibbs_empirical_risk_linear",
+    "gibbs_true_risk_linear",
+    "make_mlp",
+    "train_mlp",
+    "flat_params",
+    "mlp_layer_shapes",
+    "batched_mlp_forward",
+    "batched_mlp_error",
+    "batched_mlp_ce",
+    "DRResult",
+    "optimize_dr_posterior",
+    "dr_bound",
+]
+
+
+# ----------------------------------------------------------------------------------------
+# Linear-Gaussian test bed
+# ----------------------------------------------------------------------------------------
+def sample_linear_gaussian(num_sets: int, n: int, w_star: np.ndarray, eta: float, rng: np.random.Generator):
+    """Draw ``num_sets`` independent training sets of size ``n`` at once.
+
+    Returns
+    -------
+    X : ndarray, shape (num_sets, n, d)
+    y : ndarray, shape (num_sets, n), values in {-1, +1} (clean label flipped w.p. ``eta``)
+    """
+    num_sets = check_int_at_least(num_sets, 1, "num_sets")
+    n = check_int_at_least(n, 1, "n")
+    eta = check_nonnegative(eta, "eta")
+    if eta >= 0.5:
+        raise ValueError(f"eta must be < 0.5, got {eta!r}")
+    w_star = np.asarray(w_star, dtype=float)
+    X = rng.standard_normal((num_sets, n, w_star.size))
+    y = np.sign(X @ w_star)
+    y[y == 0] = 1.0
+    flip = rng.random((num_sets, n)) < eta
+    return X, np.where(flip, -y, y)
+
+
+def gibbs_empirical_risk_linear(mu: np.ndarray, s: float, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    r"""Empirical 0-1 risk of the Gibbs classifier :math:`\mathrm{sign}(w^\top x)`, :math:`w\sim\mathcal N(\mu,s^2I)`.
+
+    .. math:: \mathbb E_Q L_S = \frac1n\sum_i \Phi\!\Big(-\frac{y_i\,\mu^\top x_i}{s\,\|x_i\|}\Big)
+
+    Parameters
+    ----------
+    mu : ndarray, shape (..., d)
+    s : float > 0
+    X : ndarray, shape (..., n, d); y : ndarray, shape (..., n)
+
+    Returns
+    -------
+    ndarray, shape (...)
+    """
+    s = check_positive(s, "s")
+    margin = np.einsum("...nd,...d->...n", X, mu) * y
+    z = -margin / (s * np.linalg.norm(X, axis=-1))
+    return special.ndtr(z).mean(axis=-1)
+
+
+def gibbs_true_risk_linear(
+    mu: np.ndarray, s: float, w_star: np.ndarray, eta: float, n_hermite: int = 32, n_chi: int = 64,
+    chunk: int = 64,
+) -> np.ndarray:
+    r"""True 0-1 risk of the Gibbs classifier, by deterministic quadrature.
+
+    For Gaussian inputs the risk of one classifier is
+    :math:`L_D(w) = \eta + (1-2\eta)\,\angle(w, w_*)/\pi`.  Writing
+    :math:`w = a\,u_* + w_\perp` with :math:`u_* = w_*/\|w_*\|`, under
+    :math:`w\sim\mathcal N(\mu,s^2I)`: :math:`a = \mu^\top u_* + s g_1`,
+    :math:`\|w_\perp\|^2 = (\|\mu_\perp\| + s g_2)^2 + s^2 \chi^2_{d-2}`, with independent
+    :math:`g_1,g_2\sim\mathcal N(0,1)`.  The expectation of
+    :math:`\mathrm{atan2}(\|w_\perp\|, a)` is taken with Gauss-Hermite nodes in
+    :math:`g_1, g_2` and ``n_chi`` equal-probability quantiles of :math:`\chi^2_{d-2}`.
+
+    Parameters
+    ----------
+    mu : ndarray, shape (..., d), d >= 3
+    s : float > 0
+    w_star : ndarray, shape (d,)
+    eta : float in [0, 0.5)
+
+    Returns
+    -------
+    ndarray, shape (...)
+    """
+    s = check_positive(s, "s")
+    w_star = np.asarray(w_star, dtype=float)
+    d = w_star.size
+    if d < 3:
+        raise ValueError(f"w_star must have at least 3 entries, got {d}")
+    u = w_star / np.linalg.norm(w_star)
+    mu = np.asarray(mu, dtype=float)
+    m_a = mu @ u
+    m_perp = np.linalg.norm(mu - m_a[..., None] * u, axis=-1)
+    x, wts = special.roots_hermitenorm(n_hermite)
+    wts = wts / wts.sum()
+    chi = stats.chi2.ppf((np.arange(n_chi) + 0.5) / n_chi, d - 2)  # equal-probability nodes
+    shape = m_a.shape
+    m_a, m_perp = m_a.reshape(-1), m_perp.reshape(-1)
+    mean_ang = np.empty_like(m_a)
+    for i in range(0, m_a.size, chunk):  # chunks bound the (chunk, H, H, C) work array
+        a = m_a[i : i + chunk, None] + s * x  # (B, H)
+        r = np.sqrt((m_perp[i : i + chunk, None, None] + s * x[:, None]) ** 2 + s**2 * chi)  # (B, H, C)
+        ang = np.arctan2(r[:, None, :, :], a[:, :, None, None])  # (B, Ha, Hg, C)
+        mean_ang[i : i + chunk] = np.einsum("bijc,i,j->b", ang, wts, wts) / n_chi
+    mean_ang = mean_ang.reshape(shape)
+    return eta + (1 - 2 * eta) * mean_ang / math.pi
+
+
+# ----------------------------------------------------------------------------------------
+# Small networks on the digits
+# ----------------------------------------------------------------------------------------
+def make_mlp(sizes: tuple[int, ...], seed: int):
+    """A ReLU MLP with layer widths ``sizes`` (e.g. ``(64, 32, 10)``), seeded initialisation."""
+    import torch
+
+    if len(sizes) < 2:
+        raise ValueError(f"sizes needs at least an input and an output width, got {sizes!r}")
+    torch.manual_seed(seed)
+    layers: list = []
+    for i in range(len(sizes) - 1):
+        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
+
+
+def train_mlp(model, X, y, num_steps: int, lr: float = 1e-2, optimizer: str = "adam", checkpoints=()):
+    """Full-batch training on cross-entropy; returns the flat parameter vectors at ``checkpoints``.
+
+    Full batch keeps the run deterministic and fast on 1000 samples.  ``optimizer`` is
+    ``"adam"`` or ``"sgd"`` (plain gradient descent, which moves the weights less far from
+    their initialisation; that matters for the KL term of a PAC-Bayes bound).
+    """
+    import torch
+
+    num_steps = check_int_at_least(num_steps, 0, "num_steps")
+    X = torch.as_tensor(X)
+    y = torch.as_tensor(y)
+    if optimizer == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+    elif optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=lr)
+    else:
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    saved = []
+    for step in range(num_steps + 1):
+        if step in checkpoints:
+            saved.append(flat_params(model).clone())
+        if step == num_steps:
+            break
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(X), y)
+        loss.backward()
+        opt.step()
+    return saved
+
+
+def flat_params(model):
+    """All parameters of ``model`` as one detached 1-D tensor (torch's parameter order)."""
+    import torch
+
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+
+def mlp_layer_shapes(sizes: tuple[int, ...]) -> list[tuple[tuple[int, int], int]]:
+    """``[((out, in), out), ...]`` weight and bias shapes of :func:`make_mlp` in flat order."""
+    return [((sizes[i + 1], sizes[i]), sizes[i + 1]) for i in range(len(sizes) - 1)]
+
+
+def batched_mlp_forward(theta, sizes: tuple[int, ...], X):
+    """Logits of many MLPs at once.
+
+    Parameters
+    ----------
+    theta : tensor, shape (B, k)
+        ``B`` flat parameter vectors in :func:`flat_params` order.
+    X : tensor, shape (n, sizes[0])
+
+    Returns
+    -------
+    tensor, shape (B, n, sizes[-1])
+    """
+    import torch
+
+    shapes = mlp_layer_shapes(sizes)
+    k = sum(o * i + o for (o, i), _ in shapes)
+    if theta.ndim != 2 or theta.shape[1] != k:
+        raise ValueError(f"theta must have shape (B, {k}) for sizes {sizes}, got {tuple(theta.shape)} entries")
+    B = theta.shape[0]
+    h = X.unsqueeze(0).expand(B, -1, -1)
+    pos = 0
+    for i, ((o, inp), _) in enumerate(shapes):
+        W = theta[:, pos : pos + o * inp].reshape(B, o, inp)
+        pos += o * inp
+        b = theta[:, pos : pos + o]
+        pos += o
+        h = torch.baddbmm(b.unsqueeze(1), h, W.transpose(1, 2))
+        if i < len(shapes) - 1:
+            h = torch.relu(h)
+    return h
+
+
+def batched_mlp_error(theta, sizes, X, y, chunk: int = 256):
+    """0-1 error of each of the ``B`` parameter vectors in ``theta`` on ``(X, y)``; tensor (B,)."""
+    import torch
+
+    out = []
+    with torch.no_grad():
+        for i in range(0, theta.shape[0], chunk):
+            logits = batched_mlp_forward(theta[i : i + chunk], sizes, X)
+            out.append((logits.argmax(-1) != y).float().mean(-1))
+    return torch.cat(out)
+
+
+def batched_mlp_ce(theta, sizes, X, y, chunk: int = 256):
+    """Mean cross-entropy of each of the ``B`` parameter vectors in ``theta``; tensor (B,)."""
+    import torch
+
+    out = []
+    with torch.no_grad():
+        for i in range(0, theta.shape[0], chunk):
+            logits = batched_mlp_forward(theta[i : i + chunk], sizes, X)
+            lp = torch.log_softmax(logits, -1)
+            out.append(-lp.gather(-1, y.expand(lp.shape[0], -1).unsqueeze(-1)).squeeze(-1).mean(-1))
+    return torch.cat(out)
+
+
+# ----------------------------------------------------------------------------------------
+# Dziugaite-Roy: optimise a Gaussian posterior, then bound it
+# ----------------------------------------------------------------------------------------
+@dataclass
+class DRResult:
+    """Posterior ``N(mean, diag(exp(2 log_std)))`` and the prior variance ``lam`` after optimisation."""
+
+    mean: object
+    log_std: object
+    lam: float
+    history: list
+
+
+def _dr_prior_log_lam(lam_j: int, c: float, b: float) -> float:
+    return math.log(c) - lam_j / b
+
+
+def optimize_dr_posterior(
+    theta_trained,
+    theta_prior,
+    sizes,
+    X,
+    y,
+    num_steps: int,
+    delta: float,
+    lr: float = 1e-3,
+    init_log_std: float = -4.0,
+    c: float = 0.1,
+    b: float = 100.0,
+    seed: int = 0,
+):
+    r"""Minimise the Dziugaite-Roy objective over a diagonal Gaussian posterior.
+
+    Objective (:cite:`dziugaite2017computing`, eq. (RE) with a cross-entropy surrogate
+    scaled to [0, 1] by :math:`\log(\text{classes})` and one reparameterised noise draw per
+    step):
+
+    .. math::
+        \hat L_S(\mathcal N(w, \mathrm{diag}\,s^2))
+        + \sqrt{\frac{\mathrm{KL}(Q\|\mathcal N(w_0,\lambda I)) + 2\log(b\log(c/\lambda))
+                     + \log(\pi^2 n/(6\delta))}{2(n-1)}}
+
+    over the mean ``w``, the log standard deviations and :math:`\log\lambda`; ``w_0`` is
+    the (data-independent) random initialisation.
+
+    Returns
+    -------
+    DRResult
+    """
+    import torch
+
+    num_steps = check_int_at_least(num_steps, 1, "num_steps")
+    delta = check_probability(delta, "delta")
+    torch.manual_seed(seed)
+    X = torch.as_tensor(X)
+    y = torch.as_tensor(y)
+    n = X.shape[0]
+    n_cls = sizes[-1]
+    w0 = theta_prior.detach().clone()
+    mean = theta_trained.detach().clone().requires_grad_(True)
+    log_std = torch.full_like(mean, init_log_std).requires_grad_(True)
+    log_lam = torch.tensor(math.log(c) - 3.0, dtype=mean.dtype, requires_grad=True)
+    opt = torch.optim.Adam([mean, log_std, log_lam], lr=lr)
+    k = mean.numel()
+    history = []
+    for step in range(num_steps):
+        opt.zero_grad()
+        eps = torch.randn_like(mean)
+        theta = (mean + torch.exp(log_std) * eps).unsqueeze(0)
+        logits = batched_mlp_forward(theta, sizes, X)[0]
+        surrogate = torch.nn.functional.cross_entropy(logits, y) / math.log(n_cls)
+        lam = torch.exp(log_lam)
+        kl = 0.5 * (
+            (torch.exp(2 * log_std).sum() + ((mean - w0) ** 2).sum()) / lam - k + k * log_lam - 2 * log_std.sum()
+        )
+        j_cost = 2 * torch.log(b * torch.clamp(math.log(c) - log_lam, min=1e-3))
+        gap = torch.sqrt((kl + j_cost + math.log(math.pi**2 * n / (6 * delta))) / (2 * (n - 1)))
+        obj = surrogate + gap
+        obj.backward()
+        opt.step()
+        with torch.no_grad():
+            log_lam.clamp_(max=math.log(c) - 1.0 / b)  # keep lambda < c so that j >= 1
+        if step % max(1, num_steps // 10) == 0 or step == num_steps - 1:
+            history.append((step, float(surrogate.detach()), float(kl.detach()), float(obj.detach())))
+    return DRResult(mean.detach(), log_std.detach(), float(torch.exp(log_lam.detach())), history)
+
+
+def dr_bound(result: DRResult, theta_prior, sizes, X, y, delta: float, delta_mc: float, num_mc: int,
+             c: float = 0.1, b: float = 100.0, seed: int = 0) -> dict:
+    r"""Final PAC-Bayes-kl bound for a Dziugaite-Roy posterior, with its Monte-Carlo correction.
+
+    1. Round :math:`\lambda` to the grid :math:`c\,e^{-j/b}` (the better of the two
+       neighbours); grid point ``j`` gets confidence :math:`6\delta/(\pi^2 j^2)`.
+    2. Estimate the posterior's empirical 0-1 error :math:`\hat e` from ``num_mc`` sampled
+       networks, and bound it by :math:`\bar e = \mathrm{kl}^{-1}(\hat e, \log(2/\delta_{mc})/m)`
+       (:cite:`langford2002not`; holds w.p. :math:`1-\delta_{mc}`).
+    3. :math:`\mathbb E_Q L_D \le \mathrm{kl}^{-1}(\bar e, (\mathrm{KL} + \log(2\sqrt n/\delta_j))/n)`
+       (:cite:`maurer2004note`), w.p. :math:`1-\delta-\delta_{mc}` in total.
+
+    Returns
+    -------
+    dict
+        ``j``, ``kl``, ``emp_error_mc`` (:math:`\hat e`), ``emp_error_upper``
+        (:math:`\bar e`), ``bound`` (step 3), ``mcallester`` (Lemma 1's square-root form
+        with the same KL and :math:`\bar e`, for comparison).
+    """
+    import torch
+
+    delta = check_probability(delta, "delta")
+    delta_mc = check_probability(delta_mc, "delta_mc")
+    num_mc = check_int_at_least(num_mc, 1, "num_mc")
+    X = torch.as_tensor(X)
+    y = torch.as_tensor(y)
+    n = X.shape[0]
+    mean, log_std = result.mean, result.log_std
+    k = mean.numel()
+    var_q = torch.exp(2 * log_std).double()
+    diff_sq = float(((mean - theta_prior) ** 2).double().sum())
+    best = None
+    j_real = b * (math.log(c) - math.log(result.lam))
+    for j in {max(1, math.floor(j_real)), max(1, math.ceil(j_real))}:
+        lam = math.exp(_dr_prior_log_lam(j, c, b))
+        kl = 0.5 * float((var_q.sum() + diff_sq) / lam - k + k * math.log(lam) - torch.log(var_q).sum())
+        delta_j = 6 * delta / (math.pi**2 * j**2)
+        cost = kl + math.log(2 * math.sqrt(n) / delta_j)
+        if best is None or cost < best[2]:
+            best = (j, kl, cost, delta_j)
+    j, kl, cost, delta_j = best
+    g = torch.Generator().manual_seed(seed)
+    eps = torch.randn((num_mc, k), generator=g, dtype=mean.dtype)
+    thetas = mean + torch.exp(log_std) * eps
+    errs = batched_mlp_error(thetas, sizes, X, y)
+    e_hat = float(errs.mean())
+    e_up = kl_inverse_upper(e_hat, math.log(2 / delta_mc) / num_mc)
+    bound = kl_inverse_upper(e_up, cost / n)
+    return {
+        "j": j,
+        "kl": kl,
+        "emp_error_mc": e_hat,
+        "emp_error_upper": e_up,
+        "bound": bound,
+        "mcallester": e_up + mcallester_bound(kl, n, delta_j),
+    }

@@ -1,0 +1,115 @@
+"""Tests of samlib.pac_bayes: the linear test bed's exact risks, batched networks, Dziugaite-Roy."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from samlib.bounds import kl_gaussians
+from samlib.pac_bayes import (
+    batched_mlp_ce,
+    batched_mlp_error,
+    batched_mlp_forward,
+    dr_bound,
+    flat_params,
+    gibbs_empirical_risk_linear,
+    gibbs_true_risk_linear,
+    make_mlp,
+    optimize_dr_posterior,
+    sample_linear_gaussian,
+    train_mlp,
+)
+
+torch.set_num_threads(1)
+
+
+def test_true_gibbs_risk_matches_brute_force_sampling():
+    rng = np.random.default_rng(0)
+    d = 12
+    w_star = rng.standard_normal(d)
+    mu = rng.standard_normal((2, d))
+    s, eta = 0.6, 0.1
+    exact = gibbs_true_risk_linear(mu, s, w_star, eta)
+    for i in range(2):
+        W = mu[i] + s * rng.standard_normal((200_000, d))
+        cos = W @ w_star / (np.linalg.norm(W, axis=1) * np.linalg.norm(w_star))
+        mc = eta + (1 - 2 * eta) * np.mean(np.arccos(np.clip(cos, -1, 1))) / np.pi
+        assert exact[i] == pytest.approx(mc, abs=2e-3)
+
+
+def test_true_risk_limits():
+    w_star = np.eye(5)[0]
+    # tiny posterior width around w_star: risk -> eta; around -w_star: risk -> 1 - eta
+    assert gibbs_true_risk_linear(w_star, 1e-4, w_star, 0.1) == pytest.approx(0.1, abs=1e-3)
+    assert gibbs_true_risk_linear(-w_star, 1e-4, w_star, 0.1) == pytest.approx(0.9, abs=1e-3)
+    # mean zero: the classifier is a coin flip
+    assert gibbs_true_risk_linear(np.zeros(5), 1.0, w_star, 0.2) == pytest.approx(0.5, abs=1e-3)
+
+
+def test_empirical_gibbs_risk_converges_to_true_risk_on_a_big_sample():
+    rng = np.random.default_rng(1)
+    d = 10
+    w_star = np.eye(d)[0]
+    mu = rng.standard_normal(d)
+    X, y = sample_linear_gaussian(1, 200_000, w_star, 0.1, rng)
+    emp = gibbs_empirical_risk_linear(mu, 0.8, X[0], y[0])
+    assert emp == pytest.approx(gibbs_true_risk_linear(mu, 0.8, w_star, 0.1), abs=4e-3)
+
+
+def test_sample_linear_gaussian_validates_eta():
+    with pytest.raises(ValueError, match="eta"):
+        sample_linear_gaussian(1, 5, np.ones(3), 0.5, np.random.default_rng(0))
+
+
+def test_batched_forward_matches_torch_module():
+    sizes = (6, 5, 3)
+    nets = [make_mlp(sizes, seed=s) for s in range(3)]
+    X = torch.randn(7, 6, generator=torch.Generator().manual_seed(0))
+    theta = torch.stack([flat_params(m) for m in nets])
+    out = batched_mlp_forward(theta, sizes, X)
+    for i, m in enumerate(nets):
+        torch.testing.assert_close(out[i], m(X).detach())
+    y = torch.tensor([0, 1, 2, 0, 1, 2, 0])
+    err = batched_mlp_error(theta, sizes, X, y)
+    ce = batched_mlp_ce(theta, sizes, X, y)
+    for i, m in enumerate(nets):
+        assert float(err[i]) == pytest.approx(float((m(X).argmax(-1) != y).float().mean()))
+        assert float(ce[i]) == pytest.approx(float(torch.nn.functional.cross_entropy(m(X), y).detach()), rel=1e-5)
+
+
+def test_batched_forward_rejects_wrong_length():
+    with pytest.raises(ValueError, match="entries"):
+        batched_mlp_forward(torch.zeros(1, 10), (6, 5, 3), torch.zeros(2, 6))
+
+
+def test_train_mlp_reduces_loss_and_rejects_unknown_optimizer():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(64, 4, generator=g)
+    y = (X[:, 0] > 0).long()
+    net = make_mlp((4, 8, 2), seed=0)
+    snaps = train_mlp(net, X, y, num_steps=50, lr=0.5, optimizer="sgd", checkpoints=(0, 50))
+    ce = batched_mlp_ce(torch.stack(snaps), (4, 8, 2), X, y)
+    assert float(ce[1]) < float(ce[0])
+    with pytest.raises(ValueError, match="optimizer"):
+        train_mlp(net, X, y, num_steps=1, optimizer="lbfgs")
+
+
+def test_dr_posterior_and_bound_are_consistent():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(200, 4, generator=g)
+    y = (X[:, 0] + X[:, 1] > 0).long()
+    sizes = (4, 8, 2)
+    net = make_mlp(sizes, seed=0)
+    theta0 = flat_params(net).clone()
+    theta = train_mlp(net, X, y, num_steps=100, lr=0.5, optimizer="sgd", checkpoints=(100,))[0]
+    res = optimize_dr_posterior(theta, theta0, sizes, X, y, num_steps=200, delta=0.05, lr=0.01, c=1.0)
+    out = dr_bound(res, theta0, sizes, X, y, delta=0.05, delta_mc=0.01, num_mc=200, c=1.0)
+    # the reported KL is the Gaussian KL against the grid prior it reports
+    lam = 1.0 * math.exp(-out["j"] / 100)
+    kl = kl_gaussians(res.mean.double().numpy(), torch.exp(2 * res.log_std).double().numpy(),
+                      theta0.double().numpy(), lam)
+    assert out["kl"] == pytest.approx(kl, rel=1e-6)
+    assert out["emp_error_mc"] <= out["emp_error_upper"] <= out["bound"] <= 1.0
+    assert out["bound"] <= out["mcallester"] + 1e-9 or out["mcallester"] >= 1.0
