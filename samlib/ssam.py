@@ -40,6 +40,8 @@ __all__ = [
     "cosine_drop_fraction",
     "dynamic_mask_update",
     "mask_density",
+    "SSAMF",
+    "SSAMD",
 ]
 
 
@@ -178,3 +180,98 @@ def dynamic_mask_update(
 def mask_density(mask: dict[str, torch.Tensor]) -> float:
     """Fraction of ones in a mask (``1 - sparsity``)."""
     return float(sum(v.sum() for v in mask.values()) / sum(v.numel() for v in mask.values()))
+
+
+# ----------------------------------------------------------------------------------------
+# Torch optimizers: SAM with SSAM's masks, through the mask hook of samlib.optim.SAM
+# ----------------------------------------------------------------------------------------
+from .optim import SAM  # noqa: E402  (after the functional core, which needs no optimizer)
+
+
+class _SparseSAM(SAM):
+    """SAM whose perturbation is ``rho (g/||g||) * mask`` (SSAM's Algorithm 1).
+
+    ``renormalize_masked = False`` tells :class:`samlib.optim.SAM` to normalise by the norm
+    of the *unmasked* gradient, so ``||eps|| = rho ||m * g|| / ||g|| <= rho``.
+    """
+
+    renormalize_masked = False
+
+    def __init__(self, params, base_optimizer_cls, rho: float = 0.05, sparsity: float = 0.5, **base_kwargs):
+        self.sparsity = check_sparsity(sparsity)
+        super().__init__(params, base_optimizer_cls, rho=rho, **base_kwargs)
+
+    def _params(self) -> list[torch.Tensor]:
+        return [p for g in self.param_groups for p in g["params"]]
+
+    def set_mask(self, mask: dict[int, torch.Tensor]) -> None:
+        """Store a mask ``{index in parameter order: 0/1 tensor}`` in the optimizer state."""
+        for i, p in enumerate(self._params()):
+            self.state[p]["mask"] = mask[i].to(p.dtype)
+
+    def mask(self) -> dict[int, torch.Tensor]:
+        """The current mask, keyed by parameter index (all ones where none is set)."""
+        return {i: self.state[p].get("mask", torch.ones_like(p)) for i, p in enumerate(self._params())}
+
+
+class SSAMF(_SparseSAM):
+    """SSAM-F: sparse SAM with the Fisher-information mask (Mi et al. 2022, §3.2).
+
+    Call :meth:`update_mask` every ``T_m`` steps with a batch of training examples; it keeps
+    the ``(1 - sparsity)`` fraction of weights with the largest diagonal empirical Fisher
+    ``(1/N) sum_i (d log p(y_i|x_i) / d w)^2``. Until the first call no mask is set (plain SAM).
+
+    Examples
+    --------
+    >>> model = torch.nn.Linear(4, 3)
+    >>> opt = SSAMF(model.parameters(), torch.optim.SGD, rho=0.05, sparsity=0.5, lr=0.1)
+    >>> X, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+    >>> opt.update_mask(model, X, y)
+    >>> round(mask_density(opt.mask()), 2)
+    0.47
+    """
+
+    def update_mask(self, model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor) -> None:
+        """Recompute the mask from per-example cross-entropy gradients of ``model`` on ``(X, y)``."""
+        from torch.func import functional_call, grad, vmap
+
+        names = [n for n, _ in model.named_parameters()]
+        own = {id(p) for p in self._params()}
+        if [id(p) for _, p in model.named_parameters()] != [id(p) for p in self._params()] or not own:
+            raise ValueError("update_mask needs the model whose parameters (in order) this optimizer holds")
+        base = {n: p.detach() for n, p in model.named_parameters()}
+
+        def nll(p, x, t):
+            out = functional_call(model, p, (x.unsqueeze(0),))
+            return torch.nn.functional.cross_entropy(out, t.unsqueeze(0))
+
+        per_ex = vmap(grad(nll), in_dims=(None, 0, 0))(base, X, y)
+        fisher = {i: per_ex[n].pow(2).mean(0) for i, n in enumerate(names)}
+        self.set_mask(fisher_mask(fisher, self.sparsity, stacked=False))
+
+
+class SSAMD(_SparseSAM):
+    """SSAM-D: sparse SAM with a dynamic drop-and-grow mask (Mi et al. 2022, §3.3).
+
+    Starts from a seeded random mask with the requested sparsity. Call
+    :meth:`update_mask` every ``T_m`` steps *after* ``backward()`` (it reads ``p.grad``):
+    it drops the fraction ``alpha_t = alpha0 (1 + cos(pi t/T))/2`` of active weights with the
+    smallest ``|g|`` and activates as many inactive weights at random.
+    """
+
+    def __init__(self, params, base_optimizer_cls, rho: float = 0.05, sparsity: float = 0.5,
+                 drop_fraction: float = 0.5, seed: int = 0, **base_kwargs):
+        super().__init__(params, base_optimizer_cls, rho=rho, sparsity=sparsity, **base_kwargs)
+        self.drop_fraction = check_nonnegative(drop_fraction, "drop_fraction")
+        self._gen = torch.Generator().manual_seed(check_int_at_least(seed, 0, "seed"))
+        ps = self._params()
+        self.set_mask(random_mask(dict(enumerate(ps)), self.sparsity, generator=self._gen, stacked=False))
+
+    def update_mask(self, step: int, total_steps: int) -> None:
+        """One drop-and-grow update with the gradients currently in ``p.grad``."""
+        ps = self._params()
+        if any(p.grad is None for p in ps):
+            raise ValueError("SSAMD.update_mask reads p.grad: call loss.backward() first")
+        frac = cosine_drop_fraction(self.drop_fraction, step, total_steps)
+        grads = {i: p.grad for i, p in enumerate(ps)}
+        self.set_mask(dynamic_mask_update(self.mask(), grads, frac, generator=self._gen, stacked=False))
