@@ -9,7 +9,7 @@ NB ?= $(shell [ -x $(BIN)/python ] && $(BIN)/python tests/toc.py)
 # nbval runs notebooks in parallel on both cores, one notebook per worker.
 NBVAL_WORKERS ?= 2
 
-.PHONY: venv book book-strict test unit nbval execute lab clean
+.PHONY: venv book book-strict test unit nbval browser execute lab clean
 
 venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
@@ -24,19 +24,26 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Open the book: file://$(CURDIR)/_build/html/index.html"
 
-## Every test: samlib unit tests, the ledger and notebook guards, then nbval on every notebook.
+## Every test: samlib unit tests, the ledger and notebook guards, nbval on every notebook,
+## then the rendered book in headless Chromium.
 test: $(STAMP)
 	$(MAKE) unit
 	$(MAKE) nbval
+	$(MAKE) browser
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests -q -n 2
+	$(BIN)/python -m pytest tests -q -n 2 --ignore=tests/browser
 
 nbval: $(STAMP)
 	@nbs="$$($(BIN)/python tests/toc.py)"; \
 	if [ -z "$(NB)$$nbs" ]; then echo "no notebooks in _toc.yml yet"; exit 0; fi; \
 	$(BIN)/python -m pytest -q -p no:randomly --nbval --nbval-current-env \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg -n $(NBVAL_WORKERS) --dist loadscope $(or $(NB),$$nbs)
+
+## Build the book, serve it on 127.0.0.1 and check every page of _toc.yml in headless Chromium
+## (Debian's chromium + chromium-driver; skipped with a message if missing). Screenshots: _build/screenshots/.
+browser: book
+	$(BIN)/python -m pytest tests/browser -q -rs -p no:randomly
 
 ## Re-execute notebooks in place and store fresh outputs (all, or NB=book/x.ipynb).
 execute: $(STAMP)
@@ -50,7 +57,6 @@ execute: $(STAMP)
 
 ## Open the notebooks in JupyterLab with the book's environment.
 lab: $(STAMP)
-	$(BIN)/python -m pip install --quiet jupyterlab
 	$(BIN)/jupyter lab book/
 
 clean:
