@@ -13,6 +13,7 @@ from samlib.ascent import ascent_direction, gd_step, run_stochastic_trajectory, 
 from samlib.landscapes import quadratic, review_1d, review_2d
 
 P_VALUES = [1, 1.5, 2, 3, math.inf]
+REVIEW_1D = review_1d()  # built once: lambdify is the slow part
 
 finite = st.floats(min_value=-1e3, max_value=1e3, allow_nan=False, allow_infinity=False)
 grads = st.integers(1, 6).flatmap(lambda d: arrays(np.float64, d, elements=finite)).filter(
@@ -100,7 +101,7 @@ def test_ascent_direction_torch_matches_numpy(p):
 def test_sam_step_with_rho_zero_is_gd_step_bitwise(theta, diag, eta, p):
     ls = quadratic(np.diag(diag))
     np.testing.assert_array_equal(sam_step(theta, ls.grad, eta, 0.0, p), gd_step(theta, ls.grad, eta))
-    r1 = review_1d()
+    r1 = REVIEW_1D
     np.testing.assert_array_equal(sam_step(theta[:1], r1.grad, eta, 0.0, p), gd_step(theta[:1], r1.grad, eta))
 
 
