@@ -25,7 +25,13 @@ from typing import Any, Callable
 import numpy as np
 import sympy as sp
 
-from samlib._validation import check_finite_array, check_nonnegative, check_positive, check_symmetric
+from samlib._validation import (
+    check_finite_array,
+    check_int_at_least,
+    check_nonnegative,
+    check_positive,
+    check_symmetric,
+)
 
 __all__ = [
     "Landscape",
@@ -282,8 +288,6 @@ def sines_quadratic(dim: int = 2, amplitude: float = 0.5, frequency: float = 3.0
     Non-negative, global minimum 0 at the origin; for :math:`2 a \\omega^2 > 1` there are local minima near
     :math:`\\theta_i \\approx k\\pi/\\omega` in each coordinate.
     """
-    from samlib._validation import check_int_at_least
-
     dim = check_int_at_least(dim, 1, "dim")
     amplitude = check_nonnegative(amplitude, "amplitude")
     frequency = check_positive(frequency, "frequency")
