@@ -12,6 +12,7 @@ from hypothesis.extra.numpy import arrays
 
 from samlib.convergence import (
     cauchy_log,
+    compare_with_bounds,
     log_grid,
     loglog_slope,
     rederived_bound,
@@ -190,3 +191,17 @@ def test_other_validation():
         cauchy_log(0)
     with pytest.raises(ValueError, match="shape"):
         loglog_slope(np.array([1, 2]), np.ones((3, 2)))
+
+
+def test_compare_with_bounds_flags_the_large_step_counterexample():
+    # eta0 = 20 > 1/L with sigma = 0 and rho0 = 0.1 <= G eta0: the stated bound fails at small T,
+    # the re-derived bound (which carries the G^2 term) does not.
+    fn = tilted_pseudo_huber(4, c=0.5)
+    res = run_stochastic_sam(fn, 0.5, eta0=20.0, rho0=0.1, sigma=0.0, num_steps=200, replicates=2)
+    cmp = compare_with_bounds(res, fn)
+    assert cmp.stated_violated[:5].all()
+    assert not cmp.rederived_violated.any()
+    np.testing.assert_allclose(cmp.measured_literal * cmp.T, cmp.measured * cmp.T + res.sq_grad_after.mean(1))
+    # with a small step the stated bound holds from T = 4 on
+    ok = run_stochastic_sam(fn, 2.0, eta0=0.5, rho0=0.2, sigma=0.0, num_steps=200, replicates=1)
+    assert not compare_with_bounds(ok, fn).stated_violated[ok.T >= 4].any()
