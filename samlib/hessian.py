@@ -221,7 +221,8 @@ def model_loss_fn(model: nn.Module, loss_fn: Callable[..., torch.Tensor], X: tor
     Raises
     ------
     ValueError
-        If ``model`` is not a module without trainable parameters or ``loss_fn`` is not callable.
+        If ``model`` is not a ``torch.nn.Module`` or has no trainable parameters, ``loss_fn``
+        is not callable, or ``X``/``y`` are not tensors.
     """
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")

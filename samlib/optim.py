@@ -204,7 +204,7 @@ class SAM(torch.optim.Optimizer):
         is adaptive else 1, :math:`m_i` = ``self.state[p]["mask"]`` if present else 1, and the
         norm runs over all parameters of all groups.  If ``renormalize_masked`` is False the
         mask multiplies :math:`\\hat\\varepsilon_i` after normalising instead of :math:`u_i`.
-        Returns zeros when :math:`u = 0`.
+        Returns zeros when :math:`u = 0` (or :math:`\\rho/\\lVert u\\rVert_2` overflows).
         Override in subclasses (see the class notes); called by :meth:`first_step`.
         """
         per_group: list[tuple[float, list[torch.Tensor], list[torch.Tensor], list | None, list | None]] = []
@@ -235,12 +235,12 @@ class SAM(torch.optim.Optimizer):
         if len({(n.dtype, n.device) for n in norms}) > 1:  # mixed dtypes/devices
             norms = [n.to(device=norms[0].device, dtype=torch.float64) for n in norms]
         total = torch.linalg.vector_norm(torch.stack(norms))
-        # rho / 0 is inf but masked by where: a zero gradient gives a zero step, no NaN and
-        # no host-device sync (.item()).
-        inv = torch.where(total > 0, 1.0 / total, torch.zeros_like(total))
         out: dict[torch.Tensor, torch.Tensor] = {}
         for rho, params, u, scale, masks in per_group:
-            coef = inv * rho
+            # rho/0 (or rho/subnormal) is inf or nan and is replaced by 0: a zero gradient --
+            # or one so small that rho/|u| overflows -- gives a zero step, never NaN, and
+            # there is no host-device sync (.item()).  |u_i| <= |u| keeps u_i * coef finite.
+            coef = torch.nan_to_num(torch.div(rho, total), nan=0.0, posinf=0.0)
             eps = torch._foreach_mul(u, coef)
             if scale is not None:
                 torch._foreach_mul_(eps, scale)

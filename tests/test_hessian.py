@@ -23,6 +23,15 @@ from samlib.hessian import (
 DT = torch.float64
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # tiny tensors: intra-op threads only add contention (10-100x slower on a busy machine)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def net():
     """2-layer tanh MLP with 51 parameters on random 3-class data, flattened, and its dense H."""

@@ -19,6 +19,15 @@ from samlib.optim import SAM, bn_frozen, disable_running_stats, enable_running_s
 DT = torch.float64
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # tiny tensors: intra-op threads only add contention (10-100x slower on a busy machine)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def mlp(seed: int = 0, bias: bool = True, bn: bool = False) -> nn.Module:
     torch.manual_seed(seed)
     layers = [nn.Linear(5, 8, bias=bias)]
@@ -123,6 +132,17 @@ def test_zero_gradient_gives_no_perturbation_and_no_nan():
         assert torch.equal(a, b) and bool(torch.isfinite(b).all())
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_subnormal_gradient_gives_no_perturbation_and_no_nan(dtype):
+    w = nn.Parameter(torch.ones(3, dtype=dtype))
+    w.grad = torch.tensor([torch.finfo(dtype).tiny / 4, 0.0, 0.0], dtype=dtype)
+    for rho in (0.0, 0.1):
+        opt = SAM([w], torch.optim.SGD, rho=rho, lr=0.1)
+        opt.first_step()
+        assert torch.equal(w.detach(), torch.ones(3, dtype=dtype))
+        opt.restore()
+
+
 def test_parameters_without_gradient_are_not_moved():
     X, y = data()
     model = mlp()
@@ -165,7 +185,7 @@ def test_property_norm_is_rho_and_direction_is_gradient(gvals, rho):
     eps = w.detach().clone()
     gnorm = float(w.grad.norm())
     assert bool(torch.isfinite(eps).all())
-    if gnorm == 0 or rho == 0:
+    if math.isinf(rho / gnorm if gnorm else math.inf) or rho == 0:  # zero or subnormal gradient
         assert float(eps.abs().max()) == 0.0
     else:
         assert math.isclose(float(eps.norm()), rho, rel_tol=1e-9)
@@ -530,43 +550,40 @@ def test_step_costs_about_two_sgd_steps():
 
     Asserted at 2.5x to tolerate timing noise from other processes; typical is ~2.0x.
     """
-    torch.manual_seed(0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        def make():
-            torch.manual_seed(0)
-            return nn.Sequential(nn.Linear(128, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
-                                 nn.Linear(256, 10))
+    torch.manual_seed(0)  # runs on one thread (module fixture)
+    def make():
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(128, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
+                             nn.Linear(256, 10))
 
-        X, y = torch.randn(64, 128), torch.randint(0, 10, (64,))
-        m1, m2 = make(), make()
-        sgd = torch.optim.SGD(m1.parameters(), lr=0.01, momentum=0.9)
-        sam = SAM(m2.parameters(), torch.optim.SGD, rho=0.05, lr=0.01, momentum=0.9)
+    X, y = torch.randn(256, 128), torch.randint(0, 10, (256,))
+    m1, m2 = make(), make()
+    sgd = torch.optim.SGD(m1.parameters(), lr=0.01, momentum=0.9)
+    sam = SAM(m2.parameters(), torch.optim.SGD, rho=0.05, lr=0.01, momentum=0.9)
 
-        def sgd_step():
-            sgd.zero_grad()
-            F.cross_entropy(m1(X), y).backward()
-            sgd.step()
+    def sgd_step():
+        sgd.zero_grad()
+        F.cross_entropy(m1(X), y).backward()
+        sgd.step()
 
-        def sam_step():
-            sam.zero_grad()
-            F.cross_entropy(m2(X), y).backward()
-            sam.first_step(zero_grad=True)
-            F.cross_entropy(m2(X), y).backward()
-            sam.second_step()
+    def sam_step():
+        sam.zero_grad()
+        F.cross_entropy(m2(X), y).backward()
+        sam.first_step(zero_grad=True)
+        F.cross_entropy(m2(X), y).backward()
+        sam.second_step()
 
-        def best(fn, n=20, rep=7):
+    def run(fn, n=10):
+        t = time.perf_counter()
+        for _ in range(n):
             fn()
-            times = []
-            for _ in range(rep):
-                t = time.perf_counter()
-                for _ in range(n):
-                    fn()
-                times.append(time.perf_counter() - t)
-            return min(times)
+        return time.perf_counter() - t
 
-        ratios = [best(sam_step) / best(sgd_step) for _ in range(2)]
-    finally:
-        torch.set_num_threads(threads)
+    sgd_step(), sam_step()
+    # interleaved, best of each: both see the same background load
+    t_sgd, t_sam = math.inf, math.inf
+    for _ in range(15):
+        t_sgd = min(t_sgd, run(sgd_step))
+        t_sam = min(t_sam, run(sam_step))
+    ratios = [t_sam / t_sgd]
     assert min(ratios) <= 2.5, ratios
