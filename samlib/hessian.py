@@ -102,7 +102,8 @@ def _check_vector(v: Any, theta: torch.Tensor, name: str = "v") -> torch.Tensor:
             raise ValueError(f"{name} must be a tensor shaped like theta, got {v!r}") from None
     if v.shape[-1:] != theta.shape or v.ndim not in (1, 2):
         raise ValueError(
-            f"{name} must have shape {tuple(theta.shape)} (or (k, {theta.numel()})), got {tuple(v.shape)}"
+            f"{name} must have shape {tuple(theta.shape)} (or (k, {theta.numel()})), "
+            f"got {tuple(v.shape)}"
         )
     if not bool(torch.isfinite(v).all()):
         raise ValueError(f"{name} contains non-finite values (nan or inf)")
@@ -123,7 +124,7 @@ def _check_seed(seed: Any) -> int:
 
 def hvp(f: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor, v: torch.Tensor,
         mode: str = "rev") -> torch.Tensor:
-    """Hessian-vector product :math:`H(\\theta)v = \\nabla^2 f(\\theta)\\,v` by automatic differentiation.
+    """Hessian-vector product :math:`H(\\theta)v = \\nabla^2 f(\\theta)\\,v` by autodiff.
 
     Parameters
     ----------
@@ -352,8 +353,9 @@ def lambda_max_power(f: Callable[[torch.Tensor], torch.Tensor], theta: torch.Ten
     """Dominant eigenvalue of :math:`H(\\theta)` by power iteration, as PyHessian does it.
 
     Following Yao et al. (2020), ``pyhessian/hessian.py``: start from a seeded unit normal
-    vector :math:`v`; repeat :math:`\\lambda \\leftarrow v^\\top H v`, :math:`v \\leftarrow Hv/\\lVert Hv\\rVert`
-    and stop when :math:`|\\lambda_{\\rm new}-\\lambda_{\\rm old}| / (|\\lambda_{\\rm old}|+10^{-6}) < {\\rm tol}`
+    vector :math:`v`; repeat :math:`\\lambda \\leftarrow v^\\top H v`,
+    :math:`v \\leftarrow Hv/\\lVert Hv\\rVert` and stop when
+    :math:`|\\lambda_{\\rm new}-\\lambda_{\\rm old}| / (|\\lambda_{\\rm old}|+10^{-6}) < {\\rm tol}`
     or after ``max_iter`` products.  Note that this finds the eigenvalue of largest
     *magnitude*, which is :math:`\\lambda_{\\max}` only when it dominates the most negative one, and
     converges at rate :math:`|\\lambda_2/\\lambda_1|` (slow for clustered spectra).
@@ -374,7 +376,8 @@ def lambda_max_power(f: Callable[[torch.Tensor], torch.Tensor], theta: torch.Ten
     op = hvp_operator(f, theta, mode=mode)
     theta = _check_theta(theta)
     rng = np.random.default_rng(seed)
-    v = _unit(torch.as_tensor(rng.standard_normal(theta.numel()), dtype=theta.dtype, device=theta.device))
+    v = torch.as_tensor(rng.standard_normal(theta.numel()), dtype=theta.dtype, device=theta.device)
+    v = _unit(v)
     eig = None
     count = 0
     for _ in range(max_iter):

