@@ -113,6 +113,10 @@ class SAM(torch.optim.Optimizer):
     **BatchNorm.**  Wrap the second forward pass in :func:`bn_frozen` so the running
     statistics are updated by the first pass only.
 
+    **Not supported.**  ``torch.amp.GradScaler.step(opt)`` (it calls ``step()`` without a
+    closure): unscale with ``scaler.unscale_(opt)`` and call the two half-steps yourself.
+    Non-finite gradients give a non-finite perturbation; they are not skipped.
+
     Examples
     --------
     >>> import torch
