@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 import warnings
 
 import numpy as np
@@ -545,50 +544,3 @@ def test_bad_group_values_and_empty_params_raise():
 
 # -- cost --------------------------------------------------------------------------------------
 
-def test_step_costs_about_two_sgd_steps():
-    """A SAM iteration is two forward-backward passes plus O(d) vector work: <= ~2.1x SGD.
-
-    Asserted at 2.5x to tolerate timing noise from other processes; typical is ~2.0x.
-    """
-    torch.manual_seed(0)  # runs on one thread (module fixture)
-    def make():
-        torch.manual_seed(0)
-        return nn.Sequential(nn.Linear(128, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
-                             nn.Linear(256, 10))
-
-    X, y = torch.randn(256, 128), torch.randint(0, 10, (256,))
-    m1, m2 = make(), make()
-    sgd = torch.optim.SGD(m1.parameters(), lr=0.01, momentum=0.9)
-    sam = SAM(m2.parameters(), torch.optim.SGD, rho=0.05, lr=0.01, momentum=0.9)
-
-    def sgd_step():
-        sgd.zero_grad()
-        F.cross_entropy(m1(X), y).backward()
-        sgd.step()
-
-    def sam_step():
-        sam.zero_grad()
-        F.cross_entropy(m2(X), y).backward()
-        sam.first_step(zero_grad=True)
-        F.cross_entropy(m2(X), y).backward()
-        sam.second_step()
-
-    def run(fn, n=10):
-        t = time.perf_counter()
-        for _ in range(n):
-            fn()
-        return time.perf_counter() - t
-
-    sgd_step(), sam_step()
-    # interleaved, best of each: both see the same background load; a few attempts because
-    # other processes share the cores
-    ratios = []
-    for _ in range(3):
-        t_sgd, t_sam = math.inf, math.inf
-        for _ in range(10):
-            t_sgd = min(t_sgd, run(sgd_step, 5))
-            t_sam = min(t_sam, run(sam_step, 5))
-        ratios.append(t_sam / t_sgd)
-        if ratios[-1] <= 2.5:
-            break
-    assert min(ratios) <= 2.5, ratios
