@@ -540,7 +540,3 @@ def test_bad_group_values_and_empty_params_raise():
         SAM([], torch.optim.SGD, lr=0.1)
     with pytest.raises(ValueError, match="Module"):
         disable_running_stats("model")
-
-
-# -- cost --------------------------------------------------------------------------------------
-
