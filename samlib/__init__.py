@@ -2,17 +2,25 @@
 
 One module per concept:
 
-========================  =====================================================
-``samlib.ledger``         the claim ledger and the verdict check used by notebooks
-``samlib.landscapes``     the review's toy functions and other test landscapes
-``samlib.ascent``         ascent directions, SAM/GD steps and trajectories
-``samlib.sharpness``      exact and numerical sharpness kappa_rho
-``samlib.optim``          the ``SAM`` torch optimizer
-``samlib.hessian``        Hessian-vector products, lambda_max, trace
-``samlib.bounds``         PAC-Bayes bounds (Theorem 1, Lemma 1)
-``samlib.convergence``    vectorised stochastic-SAM runs for the convergence rate
-``samlib.data``           the embedded digits data and a local IDX (MNIST) reader
-========================  =====================================================
+=========================  ==========================================================
+``samlib.ledger``          the claim ledger and the verdict check used by notebooks
+``samlib.landscapes``      the review's toy functions and other test landscapes
+``samlib.ascent``          ascent directions, SAM/GD steps and trajectories
+``samlib.sharpness``       exact (trust-region) and numerical (PGA) sharpness
+``samlib.scale``           reparametrisation and adaptive (ASAM) sharpness
+``samlib.msharpness``      m-sharpness of a data set split into batches
+``samlib.sam_gradient``    the exact gradient of the SAM objective, eq. (5) terms
+``samlib.dynamics``        batched SAM/GD runs, fixed points and two-cycles
+``samlib.implicit_bias``   the Wen-Ma-Li example of SAM's implicit bias
+``samlib.optim``           the ``SAM`` torch optimizer (and ASAM, BatchNorm handling)
+``samlib.ssam``            sparse perturbations (SSAM-F, SSAM-D)
+``samlib.hessian``         Hessian-vector products, lambda_max (Lanczos), trace
+``samlib.bounds``          PAC-Bayes bounds (Theorem 1, Lemma 1, kl inverse)
+``samlib.pac_bayes``       Monte-Carlo checks and a non-vacuous PAC-Bayes bound
+``samlib.convergence``     vectorised stochastic SAM for the convergence rate
+``samlib.experiments``     batched training of the review's MLP experiment
+``samlib.data``            the embedded digits data and a local IDX (MNIST) reader
+=========================  ==========================================================
 
 Public names are imported lazily (PEP 562) so ``import samlib`` stays cheap and does not
 import torch until a torch-based name is used.
@@ -26,22 +34,93 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    # ledger
     "check_claim": "ledger",
     "load_ledger": "ledger",
     "VERDICTS": "ledger",
+    # ascent
     "ascent_direction": "ascent",
     "sam_step": "ascent",
     "gd_step": "ascent",
     "run_trajectory": "ascent",
     "run_stochastic_trajectory": "ascent",
+    "Trajectory": "ascent",
+    # sharpness
     "sharpness_quadratic": "sharpness",
     "sharpness_pga": "sharpness",
+    "SharpnessResult": "sharpness",
+    # optim
     "SAM": "optim",
+    "bn_frozen": "optim",
+    "disable_running_stats": "optim",
+    "enable_running_stats": "optim",
+    # hessian
     "hvp": "hessian",
+    "hvp_operator": "hessian",
+    "model_loss_fn": "hessian",
     "hessian_dense": "hessian",
     "lambda_max": "hessian",
+    "lambda_max_power": "hessian",
     "hessian_trace": "hessian",
+    "EigResult": "hessian",
+    "TraceResult": "hessian",
+    # scale
+    "TwoLayerLinear": "scale",
+    "adaptive_sharpness": "scale",
+    "adaptive_lambda_max": "scale",
+    # msharpness
+    "m_sharpness": "msharpness",
+    "m_sharpness_from": "msharpness",
+    "MSharpness": "msharpness",
+    # dynamics
+    "run_batch": "dynamics",
+    "sweep_endpoints": "dynamics",
+    "classify_endpoints": "dynamics",
+    "sam_fixed_points_1d": "dynamics",
+    "quadratic_two_cycle_amplitude": "dynamics",
+    # sam_gradient
+    "perturbed_loss_gradients": "sam_gradient",
+    "eq5_terms": "sam_gradient",
+    "discrepancy_for_spectrum": "sam_gradient",
+    # implicit_bias
+    "wen_ma_li_problem": "implicit_bias",
+    "one_example_oracle": "implicit_bias",
+    "manifold_sharpness": "implicit_bias",
+    # bounds
+    "sam_pac_bayes_bound": "bounds",
+    "sam_intermediate_bound": "bounds",
+    "sam_noise_scale": "bounds",
+    "sam_nonvacuous_sample_size": "bounds",
+    "mcallester_bound": "bounds",
+    "pac_bayes_kl_bound": "bounds",
+    "kl_gaussians": "bounds",
+    "kl_inverse_upper": "bounds",
+    # convergence
+    "run_stochastic_sam": "convergence",
+    "SAMRunResult": "convergence",
+    "theorem2_bound": "convergence",
+    "rederived_bound": "convergence",
+    "log_grid": "convergence",
+    # data
+    "load_digits_split": "data",
+    # whole modules
     "landscapes": "landscapes",
+    "ledger": "ledger",
+    "ascent": "ascent",
+    "sharpness": "sharpness",
+    "optim": "optim",
+    "hessian": "hessian",
+    "scale": "scale",
+    "msharpness": "msharpness",
+    "dynamics": "dynamics",
+    "sam_gradient": "sam_gradient",
+    "implicit_bias": "implicit_bias",
+    "bounds": "bounds",
+    "pac_bayes": "pac_bayes",
+    "convergence": "convergence",
+    "data": "data",
+    "experiments": "experiments",
+    "ssam": "ssam",
 }
 
 __all__ = sorted(_EXPORTS)
