@@ -59,6 +59,8 @@ __all__ = [
     "time_steps",
     "mean_std",
     "bootstrap_ratio_ci",
+    "first_crossing",
+    "plot_mean_band",
 ]
 
 METHODS = ("sgd", "adam", "sam", "ssam-f", "ssam-d")
@@ -425,9 +427,14 @@ def train_stacked(
     steps = grad_budget // per_step
     steps_per_epoch = n // batch_size
     gens = [torch.Generator().manual_seed(10_000 + s) for s in seeds]  # data order, not init
+    adam_fused = None
     if method == "adam":
         adam_m = [torch.zeros_like(p) for p in params]
         adam_v = [torch.zeros_like(p) for p in params]
+        adam_buf = [torch.empty_like(p) for p in params]
+    # torch's fused Adam kernel (same update, ~3x faster) when all members share one lr
+    if method == "adam" and bool((lr_t == lr_t[0]).all()):
+        adam_fused = torch.optim.Adam(params, lr=float(lr_t[0]), betas=betas, eps=adam_eps, fused=True)
     mask = None
     extra: dict[str, Any] = {}
     if method in ("ssam-f", "ssam-d"):
@@ -477,15 +484,21 @@ def train_stacked(
                 scale = rho_t / (_global_norm(g) + _TINY)
                 pert = [p + gi * _bcast(scale, p) * mask[i] for i, (p, gi) in enumerate(zip(params, g))]
                 _, g = mlp_grad(pert, xb, yb)
-            if method == "adam":
+            if adam_fused is not None:
+                for p, gi in zip(params, g):
+                    p.grad = gi
+                adam_fused.step()
+            elif method == "adam":
                 b1, b2 = betas
                 t = step + 1
                 c1, c2 = 1 - b1**t, 1 - b2**t
-                for p, gi, mi, vi, lb in zip(params, g, adam_m, adam_v, lr_b):
-                    mi.mul_(b1).add_(gi, alpha=1 - b1)
+                # in place on preallocated buffers: large temporaries cost more than the maths
+                for p, gi, mi, vi, buf, lb in zip(params, g, adam_m, adam_v, adam_buf, lr_b):
+                    mi.lerp_(gi, 1 - b1)
                     vi.mul_(b2).addcmul_(gi, gi, value=1 - b2)
-                    denom = (vi / c2).sqrt_().add_(adam_eps)
-                    p.addcdiv_(mi * (lb / c1), denom, value=-1.0)
+                    torch.sqrt(vi, out=buf).div_(math.sqrt(c2)).add_(adam_eps)
+                    torch.div(mi, buf, out=buf).mul_(lb / c1)
+                    p.sub_(buf)
             else:
                 for p, gi, lb in zip(params, g, lr_b):
                     p.sub_(gi.mul_(lb))
@@ -506,7 +519,7 @@ def train_stacked(
         grad_evals=g_arr,
         epochs=g_arr / per_step / steps_per_epoch,
         metrics={k: np.stack(v) for k, v in rec.items()},
-        params=params,
+        params=[p.detach() for p in params],
         steps=steps,
         wall_time=wall,
         extra=extra,
@@ -578,3 +591,28 @@ def bootstrap_ratio_ci(
     alpha = (1 - level) / 2
     lo, hi = np.quantile(ratios, [alpha, 1 - alpha])
     return float(a.mean() / b.mean()), float(lo), float(hi)
+
+
+def first_crossing(x: np.ndarray, y: np.ndarray, level: float) -> float:
+    """First ``x`` at which the curve ``y(x)`` falls to ``level`` or below.
+
+    Interpolates linearly in ``log y`` between the two recorded points around the crossing
+    (losses decay roughly exponentially); ``nan`` if the curve never gets there.
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    level = check_positive(level, "level")
+    below = np.nonzero(y <= level)[0]
+    if below.size == 0:
+        return float("nan")
+    i = int(below[0])
+    if i == 0:
+        return float(x[0])
+    ly0, ly1, lv = np.log(y[i - 1]), np.log(max(y[i], 1e-300)), np.log(level)
+    return float(x[i - 1] + (x[i] - x[i - 1]) * (ly0 - lv) / (ly0 - ly1))
+
+
+def plot_mean_band(ax: Any, x: np.ndarray, Y: np.ndarray, label: str, **kw: Any) -> None:
+    """Mean over members (columns of ``Y``) as a line, with a +-1 standard deviation band."""
+    mu, sd = Y.mean(1), Y.std(1, ddof=1) if Y.shape[1] > 1 else np.zeros(len(Y))
+    (line,) = ax.plot(x, mu, label=label, **kw)
+    ax.fill_between(x, mu - sd, mu + sd, color=line.get_color(), alpha=0.2, lw=0)

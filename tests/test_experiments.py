@@ -181,3 +181,22 @@ def test_bootstrap_ratio_ci_brackets_the_ratio():
     assert r == pytest.approx(0.8) and lo < r < hi and 0.7 <= lo and hi <= 0.9
     with pytest.raises(ValueError):
         bootstrap_ratio_ci(a, b[:3])
+
+
+def test_fused_adam_path_equals_per_member_path():
+    X, y = _toy()
+    kw = dict(hidden=(8,), num_classes=3, batch_size=4, grad_budget=12, eval_every=12)
+    shared = train_stacked("adam", X, y, {}, seeds=[1, 2], lr=0.01, **kw)  # fused kernel
+    mixed = train_stacked("adam", X, y, {}, seeds=[1, 2], lr=[0.01, 0.02], **kw)  # hand-written
+    for p, q in zip(shared.params, mixed.params):
+        torch.testing.assert_close(p[0], q[0], rtol=1e-5, atol=1e-6)
+
+
+def test_first_crossing_interpolates_in_log_loss():
+    from samlib.experiments import first_crossing
+
+    x = np.array([0.0, 10.0, 20.0])
+    y = np.array([1.0, 0.1, 0.001])
+    assert first_crossing(x, y, 0.01) == pytest.approx(15.0)
+    assert first_crossing(x, y, 2.0) == 0.0
+    assert np.isnan(first_crossing(x, y, 1e-4))
