@@ -146,19 +146,23 @@ def visit(driver, server: str, page: str, screenshot_dir: pathlib.Path) -> dict:
     facts["mathjax"] = driver.execute_async_script(JS_MATHJAX)
     facts["images"] = driver.execute_async_script(JS_IMAGES)
     facts["links"] = driver.execute_script(JS_LINKS)
-    # Full-page screenshot through the DevTools protocol (the whole document, not the window).
-    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
-    shot = driver.execute_cdp_cmd(
-        "Page.captureScreenshot",
-        {"format": "png", "captureBeyondViewport": True,
-         "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}},
-    )
+    # The window as a reader first sees it (the README's screenshot is one of these).
+    driver.save_screenshot(str(screenshot_dir / (page.replace("/", "__") + "--window.png")))
+    # Full page: make the viewport as tall as the document (DevTools device-metrics override),
+    # capture it, restore. Capturing "beyond the viewport" instead mis-renders the theme's layout.
+    width = driver.execute_script("return document.documentElement.clientWidth")
+    height = driver.execute_script(
+        "return Math.ceil(Math.max(document.documentElement.scrollHeight, document.body.scrollHeight))")
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+    try:
+        shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     out = screenshot_dir / (page.replace("/", "__") + ".png")
     out.write_bytes(base64.b64decode(shot["data"]))
     facts["screenshot"] = out
-    facts["screenshot_height"] = size["height"]
-    # The window as a reader first sees it (the README's screenshot is one of these).
-    driver.save_screenshot(str(screenshot_dir / (page.replace("/", "__") + "--window.png")))
+    facts["screenshot_height"] = height
     _visits[page] = facts
     return facts
 
