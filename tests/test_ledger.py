@@ -135,3 +135,23 @@ def test_load_ledger_rejects_unknown_verdict_and_duplicates(tmp_path):
     dup.write_text("claims:\n" + row + row)
     with pytest.raises(ledger.LedgerError, match="twice"):
         ledger.load_ledger(dup)
+
+
+def test_readme_chapter_table_is_up_to_date():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start, end = ledger.README_START, ledger.README_END
+    assert start in readme and end in readme, "README lost its chapter-table markers"
+    table = readme.split(start, 1)[1].split(end, 1)[0]
+    assert table == "\n" + ledger.render_chapter_table(), "run `python -m samlib.ledger` to refresh README.md"
+
+
+def test_every_chapter_of_the_toc_has_a_readme_summary():
+    import yaml
+    from toc import toc_notebooks
+
+    chapters = yaml.safe_load((ROOT / "book" / "chapters.yml").read_text(encoding="utf-8"))["chapters"]
+    summarised = {c["notebook"] for c in chapters}
+    for nb in toc_notebooks():
+        if nb.as_posix().startswith("book/appendix"):
+            continue
+        assert nb.as_posix() in summarised, f"{nb} has no one-line summary in book/chapters.yml"
