@@ -611,8 +611,15 @@ def first_crossing(x: np.ndarray, y: np.ndarray, level: float) -> float:
     return float(x[i - 1] + (x[i] - x[i - 1]) * (ly0 - lv) / (ly0 - ly1))
 
 
-def plot_mean_band(ax: Any, x: np.ndarray, Y: np.ndarray, label: str, **kw: Any) -> None:
-    """Mean over members (columns of ``Y``) as a line, with a +-1 standard deviation band."""
-    mu, sd = Y.mean(1), Y.std(1, ddof=1) if Y.shape[1] > 1 else np.zeros(len(Y))
-    (line,) = ax.plot(x, mu, label=label, **kw)
-    ax.fill_between(x, mu - sd, mu + sd, color=line.get_color(), alpha=0.2, lw=0)
+def plot_mean_band(ax: Any, x: np.ndarray, Y: np.ndarray, label: str, log: bool = False, **kw: Any) -> None:
+    """Mean over members (columns of ``Y``) as a line, with a +-1 standard deviation band.
+
+    With ``log=True`` (for log-scaled axes) mean and deviation are taken of ``log10 Y``: the
+    line is the geometric mean and the band stays positive.
+    """
+    Z = np.log10(Y) if log else np.asarray(Y, float)
+    mu = Z.mean(1)
+    sd = Z.std(1, ddof=1) if Z.shape[1] > 1 else np.zeros(len(Z))
+    lo, mid, hi = (10 ** v if log else v for v in (mu - sd, mu, mu + sd))
+    (line,) = ax.plot(x, mid, label=label, **kw)
+    ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
