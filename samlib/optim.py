@@ -162,7 +162,8 @@ class SAM(torch.optim.Optimizer):
         # One list of group dicts for both optimizers: schedulers and per-group edits of
         # either are seen by both.
         self.param_groups = self.base_optimizer.param_groups
-        self._backup: dict[torch.Tensor, torch.Tensor] = {}  # param -> saved weights
+        self._backup: dict[torch.Tensor, torch.Tensor] = {}  # param -> spare buffer for w + eps
+        self._saved: dict[torch.Tensor, torch.Tensor] = {}  # param -> original weights while perturbed
         self._perturbed: list[torch.Tensor] = []  # params moved by the last first_step
 
     # -- groups and state ----------------------------------------------------------------
@@ -272,26 +273,65 @@ class SAM(torch.optim.Optimizer):
             raise RuntimeError(
                 "first_step called twice: call second_step() or restore() before the next first_step()"
             )
-        eps = self.perturbation()
+        eps = self._plain_step_or_none()
+        if eps is None:
+            eps = self.perturbation()
         if not eps:
             raise RuntimeError("SAM.first_step needs gradients: call loss.backward() first")
+        # Why swap storages instead of copying: the original weight tensor is kept aside
+        # untouched and the perturbed weights are written once into a spare buffer, so the
+        # restore is a pointer swap (bit-exact by construction) and the step costs one pass
+        # over the weights instead of a backup copy, an add and a restore copy.
         params = list(eps)
-        backup = []
-        for p in params:
+        for p, e in eps.items():
             buf = self._backup.get(p)
             if buf is None or buf.shape != p.shape or buf.dtype != p.dtype or buf.device != p.device:
                 buf = torch.empty_like(p, memory_format=torch.preserve_format)
-                self._backup[p] = buf
-            backup.append(buf)
-        torch._foreach_copy_(backup, params)
-        torch._foreach_add_(params, list(eps.values()))
+            if isinstance(e, float):  # plain SAM: w + c * g in one fused pass
+                torch.add(p.data, p.grad, alpha=e, out=buf)
+            else:
+                torch.add(p.data, e, out=buf)
+            self._saved[p] = p.data
+            p.data = buf
         self._perturbed = params
         if zero_grad:
             self.zero_grad()
 
     @torch.no_grad()
+    def _plain_step_or_none(self) -> dict[torch.Tensor, float] | None:
+        """``{param: rho/||g||}`` for plain SAM (no ASAM, no mask, no override), else None.
+
+        The fast path of :meth:`first_step`: the perturbation is a scalar multiple of the
+        gradient, so it need not be materialised.  Same zero-gradient rule as
+        :meth:`perturbation` (a zero or underflowing norm gives a zero step).
+        """
+        if type(self).perturbation is not SAM.perturbation:
+            return None
+        groups = []
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            if group["adaptive"] or any(self.state.get(p, {}).get("mask") is not None for p in params):
+                return None
+            if any(p.device.type != "cpu" for p in params):
+                return None  # the float coefficient below would force a device sync
+            groups.append((group["rho"], params))
+        if not groups:
+            return {}
+        norms = torch._foreach_norm([p.grad for _, ps in groups for p in ps])
+        total = float(torch.linalg.vector_norm(torch.stack([n.double() for n in norms])))
+        out: dict[torch.Tensor, float] = {}
+        for rho, params in groups:
+            coef = rho / total if total > 0 else 0.0
+            if not math.isfinite(coef):
+                coef = 0.0  # subnormal norm: rho/|g| overflows; zero step as in perturbation()
+            out.update((p, coef) for p in params)
+        return out
+
+    @torch.no_grad()
     def restore(self) -> None:
-        """Copy the weights saved by :meth:`first_step` back (bit-exact), without stepping.
+        """Put the weights saved by :meth:`first_step` back (bit-exact), without stepping.
 
         Raises
         ------
@@ -300,7 +340,9 @@ class SAM(torch.optim.Optimizer):
         """
         if not self._perturbed:
             raise RuntimeError("restore/second_step called without a preceding first_step()")
-        torch._foreach_copy_(self._perturbed, [self._backup[p] for p in self._perturbed])
+        for p in self._perturbed:
+            self._backup[p] = p.data  # the perturbed buffer becomes the spare for next time
+            p.data = self._saved.pop(p)
         self._perturbed = []
 
     @torch.no_grad()
