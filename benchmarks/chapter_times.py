@@ -30,6 +30,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from toc import toc_notebooks  # noqa: E402  (the book's own list of notebooks)
 
+from _common import cpu_model, write_result  # noqa: E402  (benchmarks/ is on sys.path)
+
 
 def run_one(nb_rel: pathlib.Path, timeout: int) -> dict:
     src = ROOT / nb_rel
@@ -86,7 +88,7 @@ def main() -> None:
         "all_ok": all(r["status"] == "ok" for r in rows),
         "executor": "nbclient (temporary copy; kernel cwd = the notebook's folder), one notebook at a time",
         "processor": platform.processor() or platform.machine(),
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
         "load_average_1min_start": round(load0, 2),
@@ -105,18 +107,9 @@ def main() -> None:
             out["chapters"] = merged
             out["total_seconds"] = round(sum(r["seconds"] for r in merged), 1)
             out["all_ok"] = all(r["status"] == "ok" for r in merged)
-        path.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(out))
+    write_result("chapter_times", out, write=not args.no_write)
 
 
-def _cpu_model() -> str:
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
-import pathlib
 import platform
 import statistics
 import time
@@ -21,16 +19,9 @@ import torch
 
 from samlib.convergence import run_stochastic_sam, tilted_pseudo_huber
 
+from _common import cpu_model, write_result  # noqa: E402  (benchmarks/ is on sys.path)
 
-def _cpu_model() -> str:
-    """The 'model name' line of /proc/cpuinfo (platform.processor() is often empty on Linux)."""
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
+
 
 
 def main() -> None:
@@ -79,19 +70,14 @@ def main() -> None:
         "torch_version": torch.__version__,
         "dtype": "float32",
         "processor": platform.processor(),
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
         "load_average_1min": round(os.getloadavg()[0], 2),
         "python": platform.python_version(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-    line = json.dumps(out)
-    if not args.no_write:
-        path = pathlib.Path(__file__).resolve().parent / "results" / "convergence_runner.json"
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
-    print(line)
+    write_result("convergence_runner", out, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -29,9 +29,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
-import pathlib
 import platform
 import statistics
 import time
@@ -43,6 +41,8 @@ from torch import nn
 
 from samlib.data import load_digits_split
 from samlib.hessian import hessian_dense, hvp_operator, lambda_max, lambda_max_power, model_loss_fn
+
+from _common import cpu_model, write_result  # noqa: E402  (benchmarks/ is on sys.path)
 
 REL_TOL = 1e-3
 ARPACK_TOLS = (1e-1, 1e-2, 1e-3, 1e-5)  # loose to tight: the first one within REL_TOL is kept
@@ -264,29 +264,16 @@ def main() -> None:
         "torch_version": torch.__version__,
         "numpy_version": np.__version__,
         "processor": platform.processor() or platform.machine(),
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
         "load_average_1min": round(os.getloadavg()[0], 2),
         "python": platform.python_version(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-    line = json.dumps(out)
-    if not args.no_write:
-        path = pathlib.Path(__file__).resolve().parent / "results" / "hessian_lambda_max.json"
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
-    print(line)
+    write_result("hessian_lambda_max", out, write=not args.no_write)
 
 
-def _cpu_model() -> str:
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
-import pathlib
 import platform
 import statistics
 import time
@@ -29,17 +27,10 @@ from torch import nn
 
 from samlib.optim import SAM
 
-RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "sam_step.json"
+from _common import cpu_model, write_result  # noqa: E402  (benchmarks/ is on sys.path)
 
 
-def cpu_model() -> str:
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+
 
 
 def make_model(seed: int = 0) -> nn.Module:
@@ -127,10 +118,7 @@ def main() -> dict:
         print(f"batch {batch}: " + ", ".join(f"{k}={v}" for k, v in res.items()))
     out["goal_samlib_le_2.1x"] = all(r["ratio_samlib_sam_to_sgd"] <= 2.1 for r in out["results"].values())
     out["machine"]["load_average_at_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-    if not args.no_write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(out))
+    write_result("sam_step", out, write=not args.no_write)
     return out
 
 

@@ -1,7 +1,6 @@
 """Tests of samlib.hessian against dense Hessians of a small tanh network and of quadratics."""
 from __future__ import annotations
 
-import copy
 import math
 
 import numpy as np

@@ -6,7 +6,6 @@ test is what makes the nbval run meaningful.
 from __future__ import annotations
 
 import json
-import pathlib
 
 import pytest
 

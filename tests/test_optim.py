@@ -5,7 +5,6 @@ import copy
 import math
 import warnings
 
-import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings

@@ -21,7 +21,7 @@ import urllib.request
 
 import pytest
 
-from toc import ROOT, toc_files
+from toc import toc_files
 
 PAGES = [f[:-6] if f.endswith(".ipynb") else f for f in toc_files()]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg", ".gif", ".webp")
