@@ -356,6 +356,24 @@ def run_trajectory(
     _check_schedule(eta, "eta")
     _check_schedule(rho, "rho")
 
+    return _iterate(theta, lambda t: grad_f, eta, rho, num_steps, p, method, f, on_nonfinite)
+
+
+def _iterate(
+    theta: np.ndarray,
+    oracle_at: Callable[[int], Callable[[np.ndarray], Any]],
+    eta: Schedule,
+    rho: Schedule,
+    num_steps: int,
+    p: float,
+    method: str,
+    f: Callable[[np.ndarray], float] | None,
+    on_nonfinite: str,
+) -> Trajectory:
+    """The step loop shared by the deterministic and stochastic runners (inputs already checked).
+
+    ``oracle_at(t)`` returns the gradient function used at step ``t``.
+    """
     iterates = np.full((num_steps + 1, theta.size), np.nan)
     iterates[0] = theta
     etas = np.full(num_steps, np.nan)
@@ -364,11 +382,12 @@ def run_trajectory(
     for t in range(num_steps):
         etas[t] = _schedule_value(eta, t, "eta")
         rhos[t] = _schedule_value(rho, t, "rho") if method == "sam" else 0.0
+        grad = oracle_at(t)
         try:
             if method == "sam":
-                theta = sam_step(theta, grad_f, etas[t], rhos[t], p)
+                theta = sam_step(theta, grad, etas[t], rhos[t], p)
             else:
-                theta = gd_step(theta, grad_f, etas[t])
+                theta = gd_step(theta, grad, etas[t])
             check_finite_array(theta, "theta")
         except ValueError as err:
             if on_nonfinite == "stop" and "non-finite" in str(err):
@@ -443,35 +462,11 @@ def run_stochastic_trajectory(
     _check_schedule(rho, "rho")
     rng = np.random.default_rng(seed)
 
-    iterates = np.full((num_steps + 1, theta.size), np.nan)
-    iterates[0] = theta
-    etas = np.full(num_steps, np.nan)
-    rhos = np.full(num_steps, np.nan)
-    diverged_at = None
-    for t in range(num_steps):
-        etas[t] = _schedule_value(eta, t, "eta")
-        rhos[t] = _schedule_value(rho, t, "rho") if method == "sam" else 0.0
+    def oracle_at(t: int) -> Callable[[np.ndarray], Any]:
         if same_noise:
-            # One child seed per step; both calls replay the same stream.
+            # One child seed per step; both calls of the step replay the same stream.
             step_seed = int(rng.integers(2**63))
+            return lambda x: grad_oracle(x, np.random.default_rng(step_seed))
+        return lambda x: grad_oracle(x, rng)
 
-            def oracle(x: np.ndarray) -> Any:
-                return grad_oracle(x, np.random.default_rng(step_seed))
-        else:
-            def oracle(x: np.ndarray) -> Any:
-                return grad_oracle(x, rng)
-        try:
-            if method == "sam":
-                theta = sam_step(theta, oracle, etas[t], rhos[t], p)
-            else:
-                theta = gd_step(theta, oracle, etas[t])
-            check_finite_array(theta, "theta")
-        except ValueError as err:
-            if on_nonfinite == "stop" and "non-finite" in str(err):
-                diverged_at = t
-                break
-            if "non-finite" in str(err):
-                raise ValueError(f"step t={t}: {err} (the run diverged; lower eta or use on_nonfinite='stop')") from err
-            raise
-        iterates[t + 1] = theta
-    return Trajectory(iterates, _losses(f, iterates), etas, rhos, method, diverged_at)
+    return _iterate(theta, oracle_at, eta, rho, num_steps, p, method, f, on_nonfinite)
