@@ -17,13 +17,7 @@ from samlib.optim import SAM, bn_frozen, disable_running_stats, enable_running_s
 DT = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # tiny tensors: intra-op threads only add contention (10-100x slower on a busy machine)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def mlp(seed: int = 0, bias: bool = True, bn: bool = False) -> nn.Module:
