@@ -25,3 +25,19 @@ def write_result(name: str, out: dict, write: bool = True) -> None:
         RESULTS_DIR.mkdir(exist_ok=True)
         (RESULTS_DIR / f"{name}.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(out))
+
+
+def machine_fields() -> dict:
+    """Flat description of the machine and the moment of a measurement (for the result files)."""
+    import datetime
+    import os
+
+    return {
+        "processor": platform.processor() or platform.machine(),
+        "cpu_model": cpu_model(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "python": platform.python_version(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }

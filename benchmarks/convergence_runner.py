@@ -9,9 +9,6 @@ Usage: .venv/bin/python benchmarks/convergence_runner.py [--repeats 3] [--steps 
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
-import platform
 import statistics
 import time
 
@@ -19,7 +16,7 @@ import torch
 
 from samlib.convergence import run_stochastic_sam, tilted_pseudo_huber
 
-from _common import cpu_model, write_result  # noqa: E402  (benchmarks/ is on sys.path)
+from _common import machine_fields, write_result  # noqa: E402  (benchmarks/ is on sys.path)
 
 
 
@@ -69,13 +66,7 @@ def main() -> None:
         "torch_threads": torch.get_num_threads(),
         "torch_version": torch.__version__,
         "dtype": "float32",
-        "processor": platform.processor(),
-        "cpu_model": cpu_model(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "load_average_1min": round(os.getloadavg()[0], 2),
-        "python": platform.python_version(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        **machine_fields(),
     }
     write_result("convergence_runner", out, write=not args.no_write)
 

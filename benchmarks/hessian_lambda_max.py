@@ -28,9 +28,6 @@ Usage: .venv/bin/python benchmarks/hessian_lambda_max.py [--seeds 3] [--epochs 5
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
-import platform
 import statistics
 import time
 
@@ -42,7 +39,7 @@ from torch import nn
 from samlib.data import load_digits_split
 from samlib.hessian import hessian_dense, hvp_operator, lambda_max, lambda_max_power, model_loss_fn
 
-from _common import cpu_model, write_result  # noqa: E402  (benchmarks/ is on sys.path)
+from _common import machine_fields, write_result  # noqa: E402  (benchmarks/ is on sys.path)
 
 REL_TOL = 1e-3
 ARPACK_TOLS = (1e-1, 1e-2, 1e-3, 1e-5)  # loose to tight: the first one within REL_TOL is kept
@@ -263,13 +260,7 @@ def main() -> None:
         "torch_threads": torch.get_num_threads(),
         "torch_version": torch.__version__,
         "numpy_version": np.__version__,
-        "processor": platform.processor() or platform.machine(),
-        "cpu_model": cpu_model(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "load_average_1min": round(os.getloadavg()[0], 2),
-        "python": platform.python_version(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        **machine_fields(),
     }
     write_result("hessian_lambda_max", out, write=not args.no_write)
 
