@@ -9,7 +9,12 @@ NB ?= $(shell [ -x $(BIN)/python ] && $(BIN)/python tests/toc.py)
 # nbval runs notebooks in parallel on both cores, one notebook per worker.
 NBVAL_WORKERS ?= 2
 
-.PHONY: venv book book-strict test unit nbval browser execute lab clean
+.PHONY: venv book book-strict test unit nbval nbval-forced browser execute lab clean
+
+# A second numerical configuration for nbval: an older OpenBLAS kernel and ATen vector width
+# than this machine's native ones, one thread instead of two (tests/kernels.py picks them).
+# Stored outputs must not depend on any of them.
+FORCED_KERNEL ?= $(shell [ -x $(BIN)/python ] && $(BIN)/python tests/kernels.py --forced)
 
 venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
@@ -24,11 +29,12 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Open the book: file://$(CURDIR)/_build/html/index.html"
 
-## Every test: samlib unit tests, the ledger and notebook guards, nbval on every notebook,
-## then the rendered book in headless Chromium.
+## Every test: samlib unit tests, the ledger and notebook guards, nbval on every notebook
+## (native kernels, then the forced configuration), then the rendered book in headless Chromium.
 test: $(STAMP)
 	$(MAKE) unit
 	$(MAKE) nbval
+	$(MAKE) nbval-forced
 	$(MAKE) browser
 
 unit: $(STAMP)
@@ -40,6 +46,11 @@ nbval: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:randomly --nbval --nbval-current-env \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg -n $(NBVAL_WORKERS) --dist loadscope $(or $(NB),$$nbs)
 
+## nbval again under FORCED_KERNEL (prints which kernels it ran on).
+nbval-forced: $(STAMP)
+	env $(FORCED_KERNEL) $(BIN)/python tests/kernels.py
+	env $(FORCED_KERNEL) $(MAKE) nbval
+
 ## Build the book, serve it on 127.0.0.1 and check every page of _toc.yml in headless Chromium
 ## (Debian's chromium + chromium-driver; skipped with a message if missing). Screenshots: _build/screenshots/.
 browser: book
@@ -50,10 +61,11 @@ execute: $(STAMP)
 	@for nb in $(NB); do \
 	  echo "executing $$nb"; \
 	  t0=$$(date +%s); \
-	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	  SAMLIB_LEDGER_RECORD=1 $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	    --ExecutePreprocessor.timeout=1200 --ExecutePreprocessor.kernel_name=python3 "$$nb" || exit 1; \
 	  echo "$$nb: executed in $$(( $$(date +%s) - t0 )) s"; \
 	done
+	$(BIN)/python -m samlib.ledger
 
 ## Open the notebooks in JupyterLab with the book's environment.
 lab: $(STAMP)

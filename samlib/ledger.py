@@ -10,11 +10,16 @@ Run ``python -m samlib.ledger`` to regenerate the ledger page ``book/ledger.md``
 """
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 import os
 import pathlib
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -26,7 +31,13 @@ __all__ = [
     "ledger_path",
     "load_ledger",
     "check_claim",
+    "Check",
+    "quote",
+    "round_sig",
+    "load_measurements",
+    "measurements_path",
     "render_ledger_page",
+    "fill_placeholders",
     "claim_label",
     "render_chapter_table",
     "update_readme",
@@ -86,8 +97,71 @@ def load_ledger(path: str | os.PathLike | None = None) -> dict[str, dict[str, An
     return entries
 
 
-def _fmt(value: Any) -> str:
-    """Short, platform-stable rendering of a measured value (4 significant digits)."""
+#: Significant digits to which measurements are rounded when printed, recorded and compared.
+DIGITS = 3
+
+#: Environment variable that switches :func:`check_claim` from comparing with the recorded
+#: measurements to recording them (``make execute`` sets it).
+RECORD_ENV = "SAMLIB_LEDGER_RECORD"
+
+
+def measurements_path(path: str | os.PathLike | None = None) -> pathlib.Path:
+    """The generated record of measurements, ``measured.yml`` beside the ledger file."""
+    ledger = pathlib.Path(path) if path is not None else ledger_path()
+    return ledger.with_name("measured.yml")
+
+
+def round_sig(value: float, digits: int = DIGITS) -> float:
+    """``value`` rounded to ``digits`` significant digits (0 stays 0, -0 becomes 0)."""
+    if value == 0:
+        return 0.0
+    return float(f"{value:.{digits}g}")
+
+
+def _normalise(name: str, value: Any, allow_nonfinite: bool) -> Any:
+    """Plain Python value of a measurement (numpy scalars unwrapped); non-finite floats refused."""
+    if isinstance(value, (bool, str)) or value is None:
+        return value
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:  # numpy / torch scalars
+        value = value.item()
+        if isinstance(value, bool):
+            return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        v = float(value)
+        if not math.isfinite(v) and not allow_nonfinite:
+            raise LedgerError(
+                f"measurement {name!r} is {v} (not finite); a check cannot rest on it. Pass "
+                f"allow_nonfinite=({name!r},) if a non-finite value is itself the evidence."
+            )
+        return v
+    if isinstance(value, (tuple, list)):
+        return tuple(_normalise(f"{name}[{i}]", v, allow_nonfinite) for i, v in enumerate(value))
+    raise LedgerError(f"measurement {name!r} has unsupported type {type(value).__name__}")
+
+
+def _normalise_mapping(what: str, m: Mapping[str, Any], allow: Collection[str]) -> dict[str, Any]:
+    if not isinstance(m, Mapping) or not m:
+        raise LedgerError(f"{what!r} must be a non-empty mapping of name -> value, got {m!r}")
+    out = {}
+    for k, v in m.items():
+        if not isinstance(k, str):
+            raise LedgerError(f"{what}: keys must be strings, got {k!r}")
+        out[k] = _normalise(k, v, k in allow)
+    return out
+
+
+def _rounded(value: Any, digits: int) -> Any:
+    if isinstance(value, float):
+        return round_sig(value, digits) if math.isfinite(value) else value
+    if isinstance(value, tuple):
+        return tuple(_rounded(v, digits) for v in value)
+    return value
+
+
+def _fmt(value: Any, digits: int = DIGITS) -> str:
+    """Short, platform-stable rendering of a measured value (``digits`` significant digits)."""
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, numbers.Integral):
@@ -96,16 +170,204 @@ def _fmt(value: Any) -> str:
         v = float(value)
         if v == 0:
             return "0"  # avoid printing -0
-        return f"{v:.4g}" if math.isfinite(v) else str(v)
+        return f"{v:.{digits}g}" if math.isfinite(v) else str(v)
     if isinstance(value, (tuple, list)):
-        return "(" + ", ".join(_fmt(v) for v in value) + ")"
+        return "(" + ", ".join(_fmt(v, digits) for v in value) + ")"
     return str(value)
 
 
-def _fmt_mapping(m: Mapping[str, Any] | Any) -> str:
+def _fmt_mapping(m: Mapping[str, Any] | Any, digits: int = DIGITS) -> str:
     if isinstance(m, Mapping):
-        return ", ".join(f"{k}={_fmt(v)}" for k, v in m.items())
-    return _fmt(m)
+        return ", ".join(f"{k}={_fmt(v, digits)}" for k, v in m.items())
+    return _fmt(m, digits)
+
+
+def _agree(recorded: Any, fresh: Any, digits: int) -> bool:
+    """Whether a fresh rounded value reproduces a recorded one.
+
+    Floats may differ by one unit in the last recorded digit: a value lying on a rounding
+    boundary can round either way when another CPU changes its last bits. Everything
+    else must be equal.
+    """
+    if isinstance(recorded, (list, tuple)) and isinstance(fresh, (list, tuple)):
+        return len(recorded) == len(fresh) and all(_agree(r, f, digits) for r, f in zip(recorded, fresh))
+    if isinstance(recorded, bool) or isinstance(fresh, bool):
+        return recorded is fresh
+    if isinstance(recorded, float) or isinstance(fresh, float):
+        if not isinstance(recorded, numbers.Real) or not isinstance(fresh, numbers.Real):
+            return False
+        r, f = float(recorded), float(fresh)
+        if not (math.isfinite(r) and math.isfinite(f)):
+            return r == f or (math.isnan(r) and math.isnan(f))
+        scale = max(abs(r), abs(f))
+        if scale == 0:
+            return True
+        ulp = 10.0 ** (math.floor(math.log10(scale)) - digits + 1)
+        return abs(r - f) <= 1.001 * ulp
+    return recorded == fresh
+
+
+def _run_rule(rule: Callable, measured: dict, tolerance: Any, claim_id: str, what: str) -> str:
+    # The rule gets read-only deep copies: it cannot change what is printed and recorded.
+    m = MappingProxyType(copy.deepcopy(measured))
+    t = MappingProxyType(copy.deepcopy(tolerance)) if isinstance(tolerance, dict) else copy.deepcopy(tolerance)
+    verdict = rule(m, t)
+    if not isinstance(verdict, str) or verdict not in VERDICTS:
+        raise LedgerError(f"{claim_id}: on {what} the rule returned {verdict!r}, not one of {VERDICTS}")
+    return verdict
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of :func:`check_claim`: what was measured, the verdict, and the evidence
+    that would have overturned it (each counter measurement with the verdict it gives)."""
+
+    claim_id: str
+    verdict: str
+    measured: dict[str, Any]
+    tolerance: Any
+    counter: tuple[tuple[dict[str, Any], str], ...]
+    digits: int = DIGITS
+
+    def __str__(self) -> str:
+        return self.verdict
+
+    def __eq__(self, other: object) -> bool:  # a Check compares equal to its verdict word
+        if isinstance(other, str):
+            return self.verdict == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def record(self) -> dict[str, Any]:
+        """The rounded, YAML-ready record stored in ``measured.yml``."""
+
+        def plain(v: Any) -> Any:
+            v = _rounded(v, self.digits)
+            return list(plain(x) for x in v) if isinstance(v, tuple) else v
+
+        tol = ({k: plain(v) for k, v in self.tolerance.items()} if isinstance(self.tolerance, dict)
+               else plain(self.tolerance))
+        return {
+            "verdict": self.verdict,
+            "digits": self.digits,
+            "measured": {k: plain(v) for k, v in self.measured.items()},
+            "tolerance": tol,
+            "counter": [{"measured": {k: plain(v) for k, v in c.items()}, "verdict": v}
+                        for c, v in self.counter],
+        }
+
+    def lines(self) -> list[str]:
+        """The verdict block printed under the checking cell."""
+        d = self.digits
+        out = [f"{self.claim_id}: {self.verdict}",
+               f"  measured:  {_fmt_mapping(self.measured, d)}",
+               f"  tolerance: {_fmt_mapping(self.tolerance, d)}"]
+        for c, v in self.counter:
+            out.append(f"  would be {v} if {_fmt_mapping(c, d)}")
+        return out
+
+
+def _glue(check: Check) -> None:
+    """Glue each rounded measurement as ``<claim-id>.<name>`` for MyST-NB's ``{glue:text}``."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # not in a notebook: nothing to glue into
+        return
+    if get_ipython() is None:
+        return
+    from myst_nb import glue
+
+    for k, v in check.measured.items():
+        glue(f"{check.claim_id}.{k}", _rounded(v, check.digits), display=False)
+
+
+def quote(name: str, value: Any, digits: int = DIGITS) -> Any:
+    """Glue a number that chapter prose quotes, rounded to ``digits`` significant digits.
+
+    Use it for any measured number written in a markdown cell: the cell then says
+    ``{glue:text}`name``` (or ``{glue:text}`name:.2f```) instead of typing the number.
+    Returns the rounded value. Non-finite values raise :class:`LedgerError`.
+    """
+    v = _rounded(_normalise(name, value, False), digits)
+    try:
+        from IPython import get_ipython
+        in_notebook = get_ipython() is not None
+    except ImportError:
+        in_notebook = False
+    if in_notebook:
+        from myst_nb import glue
+
+        glue(name, v, display=False)
+    return v
+
+
+@contextmanager
+def _locked(path: pathlib.Path):
+    """Exclusive lock on ``path.lock`` while the record file is read and rewritten
+    (notebooks of the book may be executed in parallel)."""
+    lock = path.with_name(path.name + ".lock")
+    with open(lock, "w") as fh:
+        try:
+            import fcntl
+        except ImportError:  # no POSIX locks (Windows): executions there are sequential
+            yield
+            return
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def load_measurements(path: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
+    """The recorded measurements (``measured.yml``), keyed by claim ID; empty if absent."""
+    p = measurements_path(path)
+    if not p.exists():
+        return {}
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise LedgerError(f"{p}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise LedgerError(f"{p}: expected a mapping of claim ID -> record")
+    return data
+
+
+def _store(check: Check, path: str | os.PathLike | None, order: list[str]) -> None:
+    p = measurements_path(path)
+    with _locked(p):
+        data = load_measurements(path)
+        data[check.claim_id] = check.record()
+        ordered = {cid: data[cid] for cid in order if cid in data}
+        header = ("# Generated by samlib.ledger.check_claim when the notebooks are executed\n"
+                  "# (`make execute`); nbval runs compare fresh measurements with these. Do not edit.\n")
+        p.write_text(header + yaml.safe_dump(ordered, sort_keys=False, allow_unicode=True, width=100),
+                     encoding="utf-8")
+
+
+def _compare(check: Check, recorded: dict[str, Any] | None, volatile: set[str] = frozenset()) -> None:
+    cid = check.claim_id
+    if recorded is None:
+        raise LedgerMismatch(f"{cid}: no recorded measurement in measured.yml; execute the notebook "
+                             f"with {RECORD_ENV}=1 (`make execute`) to record it")
+    fresh = check.record()
+    problems = []
+    if recorded.get("verdict") != fresh["verdict"]:
+        problems.append(f"verdict {fresh['verdict']!r}, recorded {recorded.get('verdict')!r}")
+    rec_m = recorded.get("measured") or {}
+    if set(rec_m) != set(fresh["measured"]):
+        problems.append(f"measured names {sorted(fresh['measured'])}, recorded {sorted(rec_m)}")
+    for k, v in fresh["measured"].items():
+        if k in rec_m and k not in volatile and not _agree(rec_m[k], v, check.digits):
+            problems.append(f"{k} = {_fmt(v, check.digits)}, recorded {_fmt(rec_m[k], check.digits)}")
+    if recorded.get("tolerance") != fresh["tolerance"]:
+        problems.append(f"tolerance {fresh['tolerance']}, recorded {recorded.get('tolerance')}")
+    if [c["verdict"] for c in recorded.get("counter") or []] != [c["verdict"] for c in fresh["counter"]]:
+        problems.append("counter-evidence verdicts differ from the record")
+    if problems:
+        raise LedgerMismatch(f"{cid}: the fresh measurement does not reproduce the record: " + "; ".join(problems)
+                             + f" (re-execute with {RECORD_ENV}=1 if the change is intended)")
 
 
 def check_claim(
@@ -114,60 +376,120 @@ def check_claim(
     tolerance: Mapping[str, Any] | float,
     rule: Callable[[Mapping[str, Any], Any], str],
     *,
+    counter: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    allow_nonfinite: Collection[str] = (),
+    volatile: Collection[str] = (),
+    digits: int = DIGITS,
     path: str | os.PathLike | None = None,
-) -> str:
-    """Compute a claim's verdict from a measurement and check it against the ledger.
+    record: bool | None = None,
+) -> Check:
+    """Compute a claim's verdict from a measurement, prove that it could have failed, and
+    check it against the ledger.
 
     Parameters
     ----------
     claim_id : str
         An ID of ``book/claims.yml`` (the IDs fixed by the project's CLAIMS.md).
-    measured : mapping of str to number, bool or str
-        The quantities the notebook measured, by name.
+    measured : mapping of str to number, bool, str or tuple
+        The quantities the notebook measured, by name. Non-finite numbers are refused.
     tolerance : mapping or float
         The tolerance(s) the rule compares the measurement with.
     rule : callable ``rule(measured, tolerance) -> str``
-        Written in the notebook cell: returns one of :data:`VERDICTS`.
+        Written in the notebook cell; returns one of :data:`VERDICTS`. It receives
+        read-only copies of ``measured`` and ``tolerance``.
+    counter : mapping or sequence of mappings
+        The counter-evidence: each mapping replaces some measured values (its keys must be
+        names of ``measured``) and the rule must give a *different* verdict on the result.
+        This is what would have overturned the verdict; it is printed with it.
+    allow_nonfinite : collection of str, optional
+        Names of measurements allowed to be ``nan`` or ``inf`` (when that is the evidence).
+    volatile : collection of str, optional
+        Names of measurements that legitimately change from machine to machine (timings):
+        recorded, but not compared with the record. The verdict still must match the
+        ledger's. The checking cell should carry the ``nbval-ignore-output`` tag.
+    digits : int, optional
+        Significant digits for printing, recording and comparing (default 3).
     path : path-like, optional
-        Ledger file to use instead of :func:`ledger_path`.
+        Ledger file to use instead of :func:`ledger_path`; the record of measurements is
+        ``measured.yml`` beside it.
+    record : bool, optional
+        Store the rounded measurement in ``measured.yml`` (True) or compare with the stored
+        one (False). Default: record if the environment variable ``SAMLIB_LEDGER_RECORD``
+        is ``1`` (``make execute`` sets it), else compare.
 
     Returns
     -------
-    str
-        The verdict, after printing one line ``claim_id: verdict | measured | tolerance``.
+    Check
+        The verdict with its evidence; it compares equal to the verdict word. A block is
+        printed: the verdict, the measurement, the tolerance, and what would overturn it.
 
     Raises
     ------
     LedgerError
-        Unknown claim ID, empty measurement, or a rule that returns a word outside the
-        vocabulary.
+        Unknown claim ID, empty or non-finite measurement, a counter that names an unknown
+        measurement, a rule that returns a word outside the vocabulary, or counter-evidence
+        on which the rule gives the same verdict (a rule that cannot fail).
     LedgerMismatch
-        The computed verdict differs from the ledger's (including a ledger still ``pending``).
+        The computed verdict differs from the ledger's (including a ledger still
+        ``pending``), or the rounded measurement differs from the recorded one.
 
     Examples
     --------
-    >>> check_claim("ex1-first-order", {"slope": 2.0}, {"slope": 0.1},
-    ...             lambda m, t: "confirmed" if abs(m["slope"] - 2) < t["slope"] else "refuted")
-    ... # doctest: +SKIP
+    >>> rule = lambda m, t: "confirmed" if abs(m["slope"] - 2) < t["slope"] else "refuted"
+    >>> check_claim("ex1-first-order", {"slope": 2.0}, {"slope": 0.1}, rule,
+    ...             counter={"slope": 1.0})  # doctest: +SKIP
     """
     entries = load_ledger(path)
     if claim_id not in entries:
         raise LedgerError(f"unknown claim ID {claim_id!r}; the ledger holds {sorted(entries)}")
-    if not isinstance(measured, Mapping) or not measured:
-        raise LedgerError(f"{claim_id}: 'measured' must be a non-empty mapping of name -> value")
     if not callable(rule):
         raise LedgerError(f"{claim_id}: 'rule' must be callable, got {rule!r}")
-    verdict = rule(measured, tolerance)
-    if verdict not in VERDICTS:
-        raise LedgerError(f"{claim_id}: the rule returned {verdict!r}, not one of {VERDICTS}")
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 15:
+        raise LedgerError(f"{claim_id}: 'digits' must be an int in [1, 15], got {digits!r}")
+    allow = set(allow_nonfinite)
+    m = _normalise_mapping("measured", measured, allow)
+    unknown = (allow | set(volatile)) - set(m)
+    if unknown:
+        raise LedgerError(f"{claim_id}: allow_nonfinite/volatile name unknown measurements {sorted(unknown)}")
+    if isinstance(tolerance, Mapping):
+        tol: Any = _normalise_mapping("tolerance", tolerance, ())
+    else:
+        tol = _normalise("tolerance", tolerance, False)
+    verdict = _run_rule(rule, m, tol, claim_id, "the measurement")
+
+    counters = [counter] if isinstance(counter, Mapping) else list(counter or ())
+    if not counters:
+        raise LedgerError(f"{claim_id}: 'counter' must give at least one counter-measurement")
+    flips = []
+    for i, c in enumerate(counters):
+        c = _normalise_mapping(f"counter[{i}]", c, allow)
+        extra = set(c) - set(m)
+        if extra:
+            raise LedgerError(f"{claim_id}: counter[{i}] names {sorted(extra)}, which are not measured")
+        v = _run_rule(rule, {**m, **c}, tol, claim_id, f"counter[{i}]")
+        if v == verdict:
+            raise LedgerError(
+                f"{claim_id}: on counter[{i}] ({_fmt_mapping(c, digits)}) the rule still returns "
+                f"{verdict!r}; counter-evidence must change the verdict (a rule that cannot fail proves nothing)"
+            )
+        flips.append((c, v))
+
     recorded = entries[claim_id]["verdict"]
     if verdict != recorded:
         raise LedgerMismatch(
             f"{claim_id}: the measurement gives {verdict!r} but the ledger records {recorded!r} "
-            f"(measured: {_fmt_mapping(measured)}; tolerance: {_fmt_mapping(tolerance)})"
+            f"(measured: {_fmt_mapping(m, digits)}; tolerance: {_fmt_mapping(tol, digits)})"
         )
-    print(f"{claim_id}: {verdict} | {_fmt_mapping(measured)} | tolerance: {_fmt_mapping(tolerance)}")
-    return verdict
+    check = Check(claim_id, verdict, m, tol, tuple(flips), digits)
+    if record is None:
+        record = os.environ.get(RECORD_ENV, "") == "1"
+    if record:
+        _store(check, path, list(entries))
+    else:
+        _compare(check, load_measurements(path).get(claim_id), set(volatile))
+    print("\n".join(check.lines()))
+    _glue(check)
+    return check
 
 
 # ----------------------------------------------------------------------------------------
@@ -192,8 +514,14 @@ The verdicts:
 - **inconclusive**: the evidence is mixed or hinges on choices the review leaves open;
 - **pending**: no chapter has settled it yet.
 
-This page is generated from `book/claims.yml` by `python -m samlib.ledger`; a test checks
-that it is up to date.
+Each claim's section gives what was measured (rounded as recorded in `book/measured.yml`
+when the chapters were executed; nbval re-runs must reproduce it) and the counter-evidence: a
+measurement for which the same rule would have returned another verdict. The rule is run on
+it at every execution, so a rule that cannot fail is rejected. Numbers in the explanations
+are filled in from the recorded measurements.
+
+This page is generated from `book/claims.yml` and `book/measured.yml` by
+`python -m samlib.ledger`; a test checks that it is up to date.
 """
 
 
@@ -206,14 +534,53 @@ def claim_label(claim_id: str) -> str:
     return f"claim-{claim_id}"
 
 
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_./-]+)(?::([^}]*))?\s*\}\}")
+
+
+def fill_placeholders(text: str, claim_id: str, record: Mapping[str, Any] | None) -> str:
+    """Replace ``{{name}}`` or ``{{name:.2f}}`` in ledger text by the recorded measurement.
+
+    Numbers that a ledger entry quotes come from ``measured.yml`` (written by
+    :func:`check_claim`), never typed: an unknown name raises :class:`LedgerError`.
+    """
+    measured = (record or {}).get("measured") or {}
+
+    def sub(mt: re.Match) -> str:
+        name, spec = mt.group(1), mt.group(2)
+        if name not in measured:
+            raise LedgerError(f"{claim_id}: the text quotes {{{{{name}}}}}, which is not a recorded "
+                              f"measurement (recorded: {sorted(measured)})")
+        v = measured[name]
+        if spec:
+            return format(v, spec)
+        return _fmt(tuple(v) if isinstance(v, list) else v, (record or {}).get("digits", DIGITS))
+
+    return _PLACEHOLDER.sub(sub, str(text))
+
+
+UNRECORDED = "NOT-RECORDED"
+
+
+def _filled(text: str, cid: str, rec: Mapping[str, Any] | None) -> str:
+    """Placeholders filled; an unrecorded name is marked (a test fails on the marker) so
+    that the page can still be written while a chapter is being re-executed."""
+    try:
+        return fill_placeholders(text, cid, rec)
+    except LedgerError:
+        return _PLACEHOLDER.sub(lambda mt: f"{UNRECORDED}({mt.group(1)})", str(text))
+
+
 def render_ledger_page(path: str | os.PathLike | None = None) -> str:
     """Return the MyST source of the ledger page for the ledger at ``path``.
 
     The page has a summary table (one row per claim, linking to the claim's own section and
     to its evidence) followed by one section per claim, labelled ``claim-<id>`` so that
-    chapters can link to a claim with ``{ref}`claim-<id>```.
+    chapters can link to a claim with ``{ref}`claim-<id>```. Each section shows the
+    measurement recorded by :func:`check_claim` and the counter-evidence that would have
+    overturned the verdict.
     """
     entries = load_ledger(path)
+    records = load_measurements(path)
     counts: dict[str, int] = {}
     for e in entries.values():
         counts[e["verdict"]] = counts.get(e["verdict"], 0) + 1
@@ -233,6 +600,7 @@ def render_ledger_page(path: str | os.PathLike | None = None) -> str:
         )
     lines += ["", "## The claims one by one", ""]
     for cid, e in entries.items():
+        rec = records.get(cid)
         lines += [
             f"({claim_label(cid)})=",
             f"### {cid}",
@@ -240,11 +608,19 @@ def render_ledger_page(path: str | os.PathLike | None = None) -> str:
             f"- **Review:** {_cell(e['section'])}",
             f"- **Claim (our paraphrase):** {_cell(e['claim'])}",
             f"- **Verdict:** **{e['verdict']}**",
-            f"- **Correction or explanation:** {_cell(e['explanation']) or '—'}",
-            f"- **Tolerance:** {_cell(e['tolerance']) or '—'}",
-            f"- **Evidence:** {evidence_links(e)}",
-            "",
+            f"- **Correction or explanation:** {_cell(_filled(e['explanation'], cid, rec)) or '—'}",
+            f"- **Tolerance:** {_cell(_filled(e['tolerance'], cid, rec)) or '—'}",
         ]
+        if rec:
+            d = rec.get("digits", DIGITS)
+            meas = ", ".join(f"`{k}` = {_fmt(tuple(v) if isinstance(v, list) else v, d)}"
+                             for k, v in rec["measured"].items())
+            lines.append(f"- **Measured** (rounded to {d} significant digits): {_cell(meas)}")
+            for c in rec.get("counter") or []:
+                cm = ", ".join(f"`{k}` = {_fmt(tuple(v) if isinstance(v, list) else v, d)}"
+                               for k, v in c["measured"].items())
+                lines.append(f"- **Would have been {c['verdict']} if:** {_cell(cm)}")
+        lines += [f"- **Evidence:** {evidence_links(e)}", ""]
     return "\n".join(lines)
 
 

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+import math
 import pathlib
 import re
 
+import numpy as np
 import pytest
 
 from samlib import ledger
@@ -77,6 +79,7 @@ def test_every_check_in_a_notebook_names_a_ledger_id_it_is_evidence_for(entries)
 def test_ledger_page_is_up_to_date():
     page = (ROOT / "book" / "ledger.md").read_text(encoding="utf-8")
     assert page == ledger.render_ledger_page(), "run `python -m samlib.ledger` to regenerate book/ledger.md"
+    assert ledger.UNRECORDED not in page, "the ledger quotes measurements that are not recorded"
 
 
 # --- the helper itself, on a throw-away ledger -------------------------------------------
@@ -85,7 +88,7 @@ def tiny_ledger(tmp_path):
     p = tmp_path / "claims.yml"
     p.write_text(
         "claims:\n"
-        "  - {id: a, section: s, claim: c, verdict: confirmed, explanation: e, tolerance: t, evidence: []}\n"
+        "  - {id: a, section: s, claim: c, verdict: confirmed, explanation: 'slope {{slope:.1f}}', tolerance: t, evidence: []}\n"
         "  - {id: b, section: s, claim: c, verdict: pending, explanation: '', tolerance: '', evidence: []}\n"
     )
     return p
@@ -95,20 +98,29 @@ def _rule(m, tol):
     return "confirmed" if abs(m["slope"] - 2.0) <= tol else "refuted"
 
 
-def test_check_claim_passes_and_prints_one_line(tiny_ledger, capsys):
-    assert ledger.check_claim("a", {"slope": 2.00004}, 0.1, _rule, path=tiny_ledger) == "confirmed"
+FLIP = {"slope": 1.0}
+
+
+def _check(tiny_ledger, measured, rule=_rule, counter=FLIP, **kw):
+    kw.setdefault("record", True)
+    return ledger.check_claim("a", measured, 0.1, rule, counter=counter, path=tiny_ledger, **kw)
+
+
+def test_check_claim_passes_and_prints_the_verdict_block(tiny_ledger, capsys):
+    assert _check(tiny_ledger, {"slope": 2.00004}) == "confirmed"
     out = capsys.readouterr().out
-    assert out == "a: confirmed | slope=2 | tolerance: 0.1\n"
+    assert out == ("a: confirmed\n  measured:  slope=2\n  tolerance: 0.1\n"
+                   "  would be refuted if slope=1\n")
 
 
 def test_check_claim_raises_when_evidence_changes(tiny_ledger):
     with pytest.raises(ledger.LedgerMismatch, match="records 'confirmed'"):
-        ledger.check_claim("a", {"slope": 1.5}, 0.1, _rule, path=tiny_ledger)
+        _check(tiny_ledger, {"slope": 1.5}, counter={"slope": 2.0})
 
 
 def test_check_claim_raises_on_pending_entry(tiny_ledger):
     with pytest.raises(ledger.LedgerMismatch, match="pending"):
-        ledger.check_claim("b", {"slope": 2.0}, 0.1, _rule, path=tiny_ledger)
+        ledger.check_claim("b", {"slope": 2.0}, 0.1, _rule, counter=FLIP, path=tiny_ledger)
 
 
 @pytest.mark.parametrize(
@@ -117,12 +129,232 @@ def test_check_claim_raises_on_pending_entry(tiny_ledger):
         ("zzz", {"x": 1}, _rule, "unknown claim ID"),
         ("a", {}, _rule, "non-empty mapping"),
         ("a", {"slope": 2.0}, lambda m, t: "probably", "not one of"),
+        ("a", {"slope": 2.0}, lambda m, t: None, "not one of"),
         ("a", {"slope": 2.0}, "confirmed", "callable"),
+        ("a", {"slope": object()}, _rule, "unsupported type"),
     ],
 )
 def test_check_claim_rejects_bad_calls(tiny_ledger, cid, measured, rule, match):
     with pytest.raises(ledger.LedgerError, match=match):
-        ledger.check_claim(cid, measured, 0.1, rule, path=tiny_ledger)
+        ledger.check_claim(cid, measured, 0.1, rule, counter=FLIP, path=tiny_ledger, record=True)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), np.float64("nan"), (2.0, float("nan"))])
+def test_a_non_finite_measurement_raises_naming_the_key(tiny_ledger, bad):
+    with pytest.raises(ledger.LedgerError, match="'slope"):
+        _check(tiny_ledger, {"slope": bad})
+
+
+def test_non_finite_allowed_only_when_named(tiny_ledger):
+    rule = lambda m, t: "confirmed" if np.isnan(m["slope"]) else "refuted"  # noqa: E731
+    assert _check(tiny_ledger, {"slope": float("nan")}, rule=rule, allow_nonfinite=("slope",)) == "confirmed"
+    with pytest.raises(ledger.LedgerError, match="unknown measurements"):
+        _check(tiny_ledger, {"slope": 2.0}, allow_nonfinite=("nope",))
+
+
+def test_a_non_finite_counter_or_tolerance_raises(tiny_ledger):
+    with pytest.raises(ledger.LedgerError, match="'slope'"):
+        _check(tiny_ledger, {"slope": 2.0}, counter={"slope": float("nan")})
+    with pytest.raises(ledger.LedgerError, match="tolerance"):
+        ledger.check_claim("a", {"slope": 2.0}, float("nan"), _rule, counter=FLIP, path=tiny_ledger)
+
+
+def test_a_constant_rule_is_rejected(tiny_ledger):
+    with pytest.raises(ledger.LedgerError, match="still returns 'confirmed'"):
+        _check(tiny_ledger, {"slope": 2.0}, rule=lambda m, t: "confirmed")
+
+
+def test_counter_evidence_is_required_and_must_name_measurements(tiny_ledger):
+    with pytest.raises(TypeError):
+        ledger.check_claim("a", {"slope": 2.0}, 0.1, _rule, path=tiny_ledger)
+    with pytest.raises(ledger.LedgerError, match="at least one"):
+        _check(tiny_ledger, {"slope": 2.0}, counter=[])
+    with pytest.raises(ledger.LedgerError, match="not measured"):
+        _check(tiny_ledger, {"slope": 2.0}, counter={"slop": 1.0})
+    with pytest.raises(ledger.LedgerError, match=r"counter\[1\]"):
+        _check(tiny_ledger, {"slope": 2.0}, counter=[{"slope": 1.0}, {"slope": 2.05}])
+
+
+def test_the_rule_gets_a_read_only_copy(tiny_ledger, capsys):
+    def mutating(m, t):
+        m["slope"] = 99.0
+        return "confirmed"
+
+    with pytest.raises(TypeError):
+        _check(tiny_ledger, {"slope": 2.0}, rule=mutating)
+    measured = {"slope": [2.0, 2.0]}
+
+    def nested(m, t):
+        m["slope"].append(5.0) if isinstance(m["slope"], list) else None
+        return "confirmed" if m["slope"][0] == 2.0 else "refuted"
+
+    _check(tiny_ledger, measured, rule=nested, counter={"slope": (1.0, 1.0)})
+    assert measured == {"slope": [2.0, 2.0]}
+    assert "slope=(2, 2)" in capsys.readouterr().out
+
+
+def test_record_then_compare(tiny_ledger):
+    _check(tiny_ledger, {"slope": 2.0123})
+    rec = ledger.load_measurements(tiny_ledger)["a"]
+    assert rec["measured"] == {"slope": 2.01} and rec["counter"] == [{"measured": {"slope": 1.0}, "verdict": "refuted"}]
+    # compare mode: the same or a last-digit neighbour passes, a drift fails
+    _check(tiny_ledger, {"slope": 2.0123}, record=False)
+    _check(tiny_ledger, {"slope": 2.0151}, record=False)
+    with pytest.raises(ledger.LedgerMismatch, match="slope = 2.04, recorded 2.01"):
+        _check(tiny_ledger, {"slope": 2.04}, record=False)
+    with pytest.raises(ledger.LedgerMismatch, match="measured names"):
+        _check(tiny_ledger, {"slope": 2.0123, "other": 1}, record=False)
+
+
+def test_volatile_measurements_are_recorded_not_compared(tiny_ledger):
+    _check(tiny_ledger, {"slope": 2.0, "seconds": 1.0})
+    _check(tiny_ledger, {"slope": 2.0, "seconds": 7.0}, record=False, volatile=("seconds",))
+    with pytest.raises(ledger.LedgerMismatch, match="seconds"):
+        _check(tiny_ledger, {"slope": 2.0, "seconds": 7.0}, record=False)
+
+
+def test_compare_without_record_raises(tiny_ledger):
+    with pytest.raises(ledger.LedgerMismatch, match="no recorded measurement"):
+        _check(tiny_ledger, {"slope": 2.0}, record=False)
+
+
+def test_record_mode_follows_the_environment(tiny_ledger, monkeypatch):
+    monkeypatch.setenv(ledger.RECORD_ENV, "1")
+    ledger.check_claim("a", {"slope": 2.0}, 0.1, _rule, counter=FLIP, path=tiny_ledger)
+    monkeypatch.setenv(ledger.RECORD_ENV, "0")
+    ledger.check_claim("a", {"slope": 2.0}, 0.1, _rule, counter=FLIP, path=tiny_ledger)
+
+
+def test_placeholders_are_filled_from_the_record(tiny_ledger):
+    _check(tiny_ledger, {"slope": 2.0123})
+    page = ledger.render_ledger_page(tiny_ledger)
+    assert "slope 2.0" in page and "{{" not in page
+    assert "Would have been refuted if:** `slope` = 1" in page
+    with pytest.raises(ledger.LedgerError, match="not a recorded measurement"):
+        ledger.fill_placeholders("{{nope}}", "a", ledger.load_measurements(tiny_ledger)["a"])
+
+
+def test_round_sig():
+    assert ledger.round_sig(0.0012345) == 0.00123
+    assert ledger.round_sig(-0.0) == 0.0
+    assert ledger.round_sig(123456.0, 2) == 120000.0
+
+
+# --- the book's own checks ------------------------------------------------------------------
+CALL_BLOCK = re.compile(r"check_claim\(\s*[\"']([a-z0-9-]+)[\"'](.*?)\n\S", re.S)
+
+
+def test_every_check_in_the_book_carries_counter_evidence():
+    for nb in sorted((ROOT / "book").glob("*.ipynb")):
+        nbj = json.loads(nb.read_text(encoding="utf-8"))
+        for c in nbj["cells"]:
+            src = "".join(c["source"])
+            if c["cell_type"] != "code" or "check_claim(" not in src or "import" in src.split("check_claim(")[0][-30:]:
+                continue
+            for cid in CALL.findall(src):
+                call = src[src.index(f'check_claim("{cid}"'):]
+                assert "counter=" in call, f"{nb.name}: check_claim({cid!r}) has no counter-evidence"
+
+
+def test_every_settled_claim_has_a_recorded_measurement_and_counter(entries):
+    records = ledger.load_measurements()
+    for cid, e in entries.items():
+        if e["verdict"] == "pending":
+            continue
+        assert cid in records, f"{cid}: no record in book/measured.yml (run make execute)"
+        rec = records[cid]
+        assert rec["verdict"] == e["verdict"], f"{cid}: recorded verdict {rec['verdict']} != ledger {e['verdict']}"
+        assert rec["counter"], f"{cid}: no counter-evidence recorded"
+        assert all(c["verdict"] != rec["verdict"] for c in rec["counter"]), cid
+    assert set(records) <= set(entries), f"records of unknown claims: {set(records) - set(entries)}"
+
+
+def test_every_stored_check_output_shows_its_counter_evidence(entries):
+    """The verdict block printed in each notebook matches the record (the outputs are fresh)."""
+    records = ledger.load_measurements()
+    seen = set()
+    for nb in sorted((ROOT / "book").glob("*.ipynb")):
+        for c in json.loads(nb.read_text(encoding="utf-8"))["cells"]:
+            for o in c.get("outputs", []):
+                text = "".join(o.get("text", "")) if o.get("output_type") == "stream" else ""
+                for cid in entries:
+                    if f"{cid}: {entries[cid]['verdict']}\n  measured:" in text:
+                        seen.add(cid)
+                        assert "  would be " in text.split(f"{cid}: ", 1)[1], f"{nb.name}: {cid} output lacks counter"
+    settled = {cid for cid, e in entries.items() if e["verdict"] != "pending"}
+    assert settled <= seen, f"claims whose stored output has no verdict block: {sorted(settled - seen)}"
+
+
+NUMBER = re.compile(r"(?<![\w.{])-?(?:\d+\.\d+|\d+(?:\.\d+)?e[-+]?\d+|\d{2,}|\d)(?![\w.])")
+
+
+def _numbers(text: str) -> set[float]:
+    out = set()
+    for tok in NUMBER.findall(text):
+        try:
+            out.add(abs(float(tok)))
+        except ValueError:
+            pass
+    return out
+
+
+def _code_literals(nb: pathlib.Path) -> set[float]:
+    import ast
+
+    vals: set[float] = set()
+    for c in json.loads(nb.read_text(encoding="utf-8"))["cells"]:
+        if c["cell_type"] != "code":
+            continue
+        src = "\n".join(l for l in "".join(c["source"]).splitlines() if not l.lstrip().startswith(("%", "!")))
+        try:
+            tree = ast.parse(src)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+                vals.add(abs(float(node.value)))
+    return vals
+
+
+def _is_free_number(x: float) -> bool:
+    """Numbers any text may type: small counts and ordinals, and years."""
+    return (x.is_integer() and x <= 10) or (x.is_integer() and 1900 <= x <= 2100)
+
+
+def test_ledger_numbers_are_generated_or_settings(entries):
+    """A number in a claim's explanation is a placeholder filled from the record, a setting the
+    evidence notebook types in its code, a number of the claim's own text or tolerance, or a
+    small count; a measured value typed by hand fails here."""
+    bad = []
+    for cid, e in entries.items():
+        allowed = set()
+        for ev in e["evidence"] or []:
+            allowed |= _code_literals(ROOT / ev["notebook"])
+        allowed |= _numbers(str(e["claim"])) | _numbers(str(e["tolerance"]))
+        text = ledger._PLACEHOLDER.sub(" ", str(e["explanation"]))
+        for x in _numbers(text):
+            if not _is_free_number(x) and not any(math.isclose(x, a, rel_tol=1e-9) for a in allowed):
+                bad.append(f"{cid}: {x:g}")
+    assert not bad, "numbers typed into explanations (use {{name}} placeholders):\n  " + "\n  ".join(bad)
+
+
+MD_STRIP = re.compile(r"\{(?:glue:text|glue|cite|ref|numref|eq|doc|prf:ref)\}`[^`]*`|\(([\w-]+)\)=|\$\$.*?\$\$|\$[^$]*\$|`[^`]*`|\]\([^)]*\)", re.S)
+
+
+def test_chapter_prose_numbers_are_glued_or_settings():
+    """A decimal number written in a chapter's markdown (outside math and code spans) is a
+    setting typed in the notebook's code, or glued from the computation."""
+    bad = []
+    for nb in sorted((ROOT / "book").glob("*.ipynb")):
+        allowed = _code_literals(nb)
+        for c in json.loads(nb.read_text(encoding="utf-8"))["cells"]:
+            if c["cell_type"] != "markdown":
+                continue
+            text = MD_STRIP.sub(" ", "".join(c["source"]))
+            for x in _numbers(text):
+                if not _is_free_number(x) and not any(math.isclose(x, a, rel_tol=1e-9) for a in allowed):
+                    bad.append(f"{nb.name}: {x:g}")
+    assert not bad, "numbers typed into chapter prose (glue them with samlib.ledger.quote):\n  " + "\n  ".join(bad)
 
 
 def test_load_ledger_rejects_unknown_verdict_and_duplicates(tmp_path):
