@@ -288,8 +288,14 @@ def test_every_stored_check_output_shows_its_counter_evidence(entries):
 NUMBER = re.compile(r"(?<![\w.{])-?(?:\d+\.\d+|\d+(?:\.\d+)?e[-+]?\d+|\d{2,}|\d)(?![\w.])")
 
 
+# References to sections, equations, figures and chapters are not measurements.
+REFERENCE = re.compile(r"(?:§+|\b(?:[Ss]ections?|[Ss]ec\.|[Cc]hapters?|[Ff]ig(?:ure)?s?\.?|[Ee]qs?\.|[Tt]heorems?|"
+                       r"[Ll]emmas?|[Tt]ables?|[Aa]ppendix|[Ee]xamples?)\s*)\(?[A-Z]?\d+(?:\.\d+)*\)?")
+
+
 def _numbers(text: str) -> set[float]:
     out = set()
+    text = REFERENCE.sub(" ", text)
     for tok in NUMBER.findall(text):
         try:
             out.add(abs(float(tok)))
