@@ -61,12 +61,39 @@ class LedgerMismatch(AssertionError):
     """The verdict computed in a notebook differs from the one recorded in the ledger."""
 
 
+#: Name of the package under which the book's ledger files are installed with samlib
+#: (pyproject maps it to ``book/``), so that ``pip install git+<repo>`` carries them.
+_INSTALLED_LEDGER_PACKAGE = "samlib_book"
+
+
 def ledger_path() -> pathlib.Path:
-    """Location of ``claims.yml``: ``$SAMLIB_LEDGER`` if set, else ``<repo>/book/claims.yml``."""
+    """Location of ``claims.yml``.
+
+    In this order: ``$SAMLIB_LEDGER`` if set; ``book/claims.yml`` in the working directory or
+    one of its parents (a checkout of the book, whichever folder a notebook runs from); the
+    checkout that holds this module (an editable install); the copy installed with samlib
+    (``pip install git+<repo>``, as on Colab). Raises :class:`LedgerError` if none exists.
+    """
     env = os.environ.get("SAMLIB_LEDGER")
     if env:
         return pathlib.Path(env)
-    return pathlib.Path(__file__).resolve().parent.parent / "book" / "claims.yml"
+    cwd = pathlib.Path.cwd().resolve()
+    for d in (cwd, *cwd.parents):
+        if (d / "book" / "claims.yml").is_file() and (d / "samlib").is_dir():
+            return d / "book" / "claims.yml"
+    beside = pathlib.Path(__file__).resolve().parent.parent / "book" / "claims.yml"
+    if beside.is_file():
+        return beside
+    try:
+        from importlib.resources import files
+
+        installed = pathlib.Path(str(files(_INSTALLED_LEDGER_PACKAGE) / "claims.yml"))
+    except (ModuleNotFoundError, TypeError):
+        installed = None
+    if installed is not None and installed.is_file():
+        return installed
+    raise LedgerError("no ledger found: set SAMLIB_LEDGER to a claims.yml, run from a checkout of "
+                      "the book, or install samlib from the book's repository")
 
 
 def load_ledger(path: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
@@ -75,24 +102,39 @@ def load_ledger(path: str | os.PathLike | None = None) -> dict[str, dict[str, An
     Raises
     ------
     LedgerError
-        If the file lacks the ``claims`` list, an entry lacks a field, an ID repeats, or a
-        verdict is outside :data:`VERDICTS` and not ``pending``.
+        If the file is missing or not valid YAML, lacks the ``claims`` list, an entry is not
+        a mapping or lacks a field, an ID repeats, a verdict is outside :data:`VERDICTS` and
+        not ``pending``, or an evidence item is not ``{notebook, label}``.
     """
     p = pathlib.Path(path) if path is not None else ledger_path()
-    data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise LedgerError(f"{p}: cannot read the ledger ({exc.strerror or exc})") from None
+    except yaml.YAMLError as exc:
+        raise LedgerError(f"{p}: not valid YAML ({' '.join(str(exc).split())})") from None
     if not isinstance(data, dict) or not isinstance(data.get("claims"), list):
         raise LedgerError(f"{p}: expected a mapping with a 'claims' list")
     required = ("id", "section", "claim", "verdict", "explanation", "tolerance", "evidence")
     entries: dict[str, dict[str, Any]] = {}
-    for item in data["claims"]:
+    for i, item in enumerate(data["claims"]):
+        if not isinstance(item, dict):
+            raise LedgerError(f"{p}: entry {i} is {type(item).__name__}, not a mapping")
         missing = [k for k in required if k not in item]
         if missing:
-            raise LedgerError(f"{p}: entry {item.get('id', '?')!r} lacks {missing}")
+            raise LedgerError(f"{p}: entry {item.get('id', i)!r} lacks {missing}")
         cid = item["id"]
+        if not isinstance(cid, str) or not cid:
+            raise LedgerError(f"{p}: entry {i} has ID {cid!r}, not a non-empty string")
         if cid in entries:
             raise LedgerError(f"{p}: claim ID {cid!r} appears twice")
         if item["verdict"] not in VERDICTS + ("pending",):
             raise LedgerError(f"{p}: claim {cid!r} has unknown verdict {item['verdict']!r}")
+        ev = item["evidence"]
+        if ev is not None and (not isinstance(ev, list) or not all(
+                isinstance(e, dict) and isinstance(e.get("notebook"), str) and isinstance(e.get("label"), str)
+                for e in ev)):
+            raise LedgerError(f"{p}: claim {cid!r}: evidence must be a list of {{notebook, label}}")
         entries[cid] = item
     return entries
 

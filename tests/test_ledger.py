@@ -393,3 +393,32 @@ def test_every_chapter_of_the_toc_has_a_readme_summary():
         if nb.as_posix().startswith("book/appendix"):
             continue
         assert nb.as_posix() in summarised, f"{nb} has no one-line summary in book/chapters.yml"
+
+
+@pytest.mark.parametrize("text, match", [
+    ("claims: [\n", "not valid YAML"),
+    ("claims:\n  - just a string\n", "not a mapping"),
+    ("claims:\n  - {id: 3, section: s, claim: c, verdict: pending, explanation: '', tolerance: '', evidence: []}\n",
+     "not a non-empty string"),
+    ("claims:\n  - {id: a, section: s, claim: c, verdict: pending, explanation: '', tolerance: '', evidence: [x]}\n",
+     "evidence must be"),
+    ("- a list\n", "'claims' list"),
+])
+def test_a_malformed_ledger_raises_the_ledgers_own_error(tmp_path, text, match):
+    bad = tmp_path / "claims.yml"
+    bad.write_text(text)
+    with pytest.raises(ledger.LedgerError, match=match):
+        ledger.load_ledger(bad)
+    with pytest.raises(ledger.LedgerError, match="cannot read"):
+        ledger.load_ledger(tmp_path / "missing.yml")
+
+
+def test_ledger_path_prefers_the_environment_then_a_checkout(tmp_path, monkeypatch):
+    monkeypatch.setenv("SAMLIB_LEDGER", str(tmp_path / "x.yml"))
+    assert ledger.ledger_path() == tmp_path / "x.yml"
+    monkeypatch.delenv("SAMLIB_LEDGER")
+    (tmp_path / "book").mkdir()
+    (tmp_path / "samlib").mkdir()
+    (tmp_path / "book" / "claims.yml").write_text("claims: []\n")
+    monkeypatch.chdir(tmp_path / "book")
+    assert ledger.ledger_path() == (tmp_path / "book" / "claims.yml").resolve()
