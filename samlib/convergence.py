@@ -15,7 +15,7 @@ This module runs many independent replicates of that iteration at once (torch, o
 tensor of shape ``(replicates, d)``) and returns Monte-Carlo estimates, with standard
 errors, of the average squared gradient norm for every T of a logarithmic grid.  It also
 provides test functions with exactly known G and L, the bound as the review states it, a
-re-derived bound, and a bootstrap log-log slope.
+re-derived bound, a bootstrap log-log slope, and the slope a given rate has on the same grid.
 
 Indexing used throughout: the start is ``x_1``; step ``t = 1, 2, ...`` uses
 ``eta_t = eta0/sqrt(t)`` and produces ``x_{t+1}``; the average after T steps is
@@ -43,6 +43,7 @@ __all__ = [
     "theorem2_bound",
     "rederived_bound",
     "loglog_slope",
+    "rate_slope",
     "BoundComparison",
     "compare_with_bounds",
 ]
@@ -448,6 +449,52 @@ def loglog_slope(T: np.ndarray, values: np.ndarray, *, t_min: float = 1.0,
         boots[b] = np.polyfit(lx, np.log(v[:, idx].mean(axis=1)), 1)[0]
     lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
     return slope, float(lo), float(hi)
+
+
+def rate_slope(T: np.ndarray, rate, *, t_min: float = 1.0) -> float:
+    r"""Least-squares slope of ``log rate(T)`` against ``log T`` on the grid points ``T >= t_min``.
+
+    This is the slope that a curve decaying *exactly* like ``rate`` gets when it is fitted
+    the way :func:`loglog_slope` fits a measurement, on the same grid. A measured slope is
+    to be compared with it, not with the exponent of the rate: for
+    :math:`\log T/\sqrt T` the local slope is :math:`-1/2 + 1/\log T`, so on a finite
+    window the fitted slope lies above :math:`-1/2`.
+
+    Parameters
+    ----------
+    T : array of shape (m,)
+        The grid (e.g. :attr:`SAMRunResult.T`).
+    rate : callable
+        ``rate(T)`` for an array ``T``; must be positive on the fitted points.
+    t_min : float
+        Fit only grid points with ``T >= t_min``.
+
+    Returns
+    -------
+    float
+        The fitted slope.
+
+    Raises
+    ------
+    ValueError
+        Fewer than two grid points with ``T >= t_min``, or ``rate`` not positive and finite there.
+
+    Examples
+    --------
+    >>> T = log_grid(10**5)
+    >>> round(rate_slope(T, lambda t: t**-0.5, t_min=1000), 9)
+    -0.5
+    >>> round(rate_slope(T, lambda t: np.log(t) / np.sqrt(t), t_min=1000), 2)  # not -0.5
+    -0.39
+    """
+    T = np.asarray(check_finite_array(T, "T", ndim=1), dtype=float)
+    keep = T >= t_min
+    if keep.sum() < 2:
+        raise ValueError(f"need at least two grid points with T >= t_min={t_min!r}")
+    values = np.asarray(rate(T[keep]), dtype=float)
+    if values.shape != T[keep].shape or not np.all(np.isfinite(values) & (values > 0)):
+        raise ValueError("rate(T) must be positive and finite on the fitted grid points")
+    return float(np.polyfit(np.log(T[keep]), np.log(values), 1)[0])
 
 
 @dataclass

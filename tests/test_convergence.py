@@ -15,6 +15,7 @@ from samlib.convergence import (
     compare_with_bounds,
     log_grid,
     loglog_slope,
+    rate_slope,
     rederived_bound,
     run_stochastic_sam,
     theorem2_bound,
@@ -153,6 +154,27 @@ def test_loglog_slope_recovers_power_law():
     s, lo, hi = loglog_slope(T, vals, t_min=10, n_boot=200)
     assert s == pytest.approx(-0.5, abs=1e-9)
     assert lo <= -0.5 <= hi
+
+
+def test_rate_slope_of_a_power_law_and_of_log_t_over_sqrt_t():
+    T = log_grid(100_000)
+    assert rate_slope(T, lambda t: t**-0.5, t_min=1000) == pytest.approx(-0.5, abs=1e-12)
+    # log T / sqrt T has local slope -1/2 + 1/log T: the fit lies strictly between the ends' values
+    s = rate_slope(T, lambda t: np.log(t) / np.sqrt(t), t_min=1000)
+    assert -0.5 + 1 / np.log(100_000) < s < -0.5 + 1 / np.log(1000)
+    # a measured curve that decays exactly like the rate gets the same slope from loglog_slope
+    vals = (np.log(T) / np.sqrt(T))[:, None] * np.ones((1, 5))
+    assert loglog_slope(T, vals, t_min=1000, n_boot=5)[0] == pytest.approx(s, abs=1e-12)
+
+
+def test_rate_slope_validates_inputs():
+    T = log_grid(1000)
+    with pytest.raises(ValueError, match="two grid points"):
+        rate_slope(T, np.sqrt, t_min=10_000)
+    with pytest.raises(ValueError, match="positive"):
+        rate_slope(T, lambda t: np.log(t) / np.sqrt(t), t_min=1)  # log 1 = 0
+    with pytest.raises(ValueError, match="non-finite"):
+        rate_slope(np.array([1.0, np.nan, 10.0]), np.sqrt)
 
 
 def test_log_grid():
