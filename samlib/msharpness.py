@@ -13,15 +13,26 @@ run perturbs with its own batch gradient).  ``m = n`` gives the full-batch sharp
 Because the full loss is the average of the batch losses, the maximum of the average is at
 most the average of the maxima, so ``kappa^(m) >= kappa^(n)``; more generally, refining a
 partition never lowers the value.
+
+Each batch maximum is computed by :func:`samlib.sharpness.sharpness_pga` (a lower bound), or
+to first order with SAM's own perturbation :func:`samlib.ascent.ascent_direction`.
+
+References
+----------
+P. Foret, A. Kleiner, H. Mobahi and B. Neyshabur, "Sharpness-aware minimization for efficiently
+improving generalization", ICLR 2021, section 4.1 (m-sharpness).
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from .ascent import ascent_direction
 from ._validation import check_finite_array, check_int_at_least, check_nonnegative
+from .sharpness import sharpness_pga
 
 __all__ = [
     "MSharpness",
@@ -54,11 +65,37 @@ class MSharpness:
 def batch_partition(n: int, m: int, seed: int = 0) -> list[np.ndarray]:
     """Split ``range(n)`` into ``n // m`` disjoint batches of ``m`` indices after a seeded shuffle.
 
+    The batches :math:`S_1, \\dots, S_{n/m}` of the m-sharpness (Foret et al. 2021, section 4.1).
     ``m`` must divide ``n`` so that the full loss is exactly the average of the batch losses
     (which the inequality ``kappa^(m) >= kappa^(n)`` relies on).
+
+    Parameters
+    ----------
+    n : int
+        Number of examples (``>= 1``).
+    m : int
+        Batch size, a divisor of ``n``.
+    seed : int, default 0
+        Seed of ``np.random.default_rng`` for the shuffle (``>= 0``).
+
+    Returns
+    -------
+    list of ndarray
+        ``n // m`` sorted index arrays of length ``m`` that together hold ``0, ..., n - 1`` once each.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` or ``m`` is not a positive integer, ``m`` does not divide ``n``, or ``seed`` is negative.
+
+    Examples
+    --------
+    >>> [b.tolist() for b in batch_partition(6, 3, seed=0)]
+    [[2, 3, 5], [0, 1, 4]]
     """
     n = check_int_at_least(n, 1, "n")
     m = check_int_at_least(m, 1, "m")
+    seed = check_int_at_least(seed, 0, "seed")
     if m > n or n % m:
         raise ValueError(f"m must divide n = {n}, got m = {m}")
     perm = np.random.default_rng(seed).permutation(n)
@@ -66,7 +103,36 @@ def batch_partition(n: int, m: int, seed: int = 0) -> list[np.ndarray]:
 
 
 def m_sharpness_from(batch_sharpness: Callable[[np.ndarray], float], n: int, m: int, seed: int = 0) -> MSharpness:
-    """Average ``batch_sharpness(idx)`` over the batches of :func:`batch_partition` ``(n, m, seed)``."""
+    """Average ``batch_sharpness(idx)`` over the batches of :func:`batch_partition` ``(n, m, seed)``.
+
+    .. math::
+
+        \\kappa^{(m)} = \\frac{m}{n} \\sum_{j=1}^{n/m} \\kappa(S_j)
+
+    with :math:`\\kappa(S_j)` = ``batch_sharpness(S_j)`` computed by any method (exact, PGA, first order);
+    Foret et al. (2021, section 4.1).
+
+    Parameters
+    ----------
+    batch_sharpness : callable
+        ``idx -> float``, the sharpness of the batch with example indices ``idx``.
+    n, m, seed
+        As in :func:`batch_partition`.
+
+    Returns
+    -------
+    MSharpness
+
+    Raises
+    ------
+    ValueError
+        On invalid ``n``, ``m`` or ``seed``, or if ``batch_sharpness`` returns a non-finite value.
+
+    Examples
+    --------
+    >>> m_sharpness_from(lambda idx: float(idx.sum()), n=4, m=2).value  # batches sum to 0+...+3 = 6
+    3.0
+    """
     batches = batch_partition(n, m, seed)
     vals = np.array([float(batch_sharpness(idx)) for idx in batches])
     if not np.all(np.isfinite(vals)):
@@ -88,6 +154,16 @@ def m_sharpness(
 ) -> MSharpness:
     """m-sharpness of Foret et al. (2021, sec. 4.1) of a loss given per batch.
 
+    .. math::
+
+        \\kappa^{(m)}_\\rho(\\theta) = \\frac{m}{n} \\sum_{j=1}^{n/m}
+            \\max_{\\lVert \\epsilon_j \\rVert_2 \\le \\rho} L_{S_j}(\\theta + \\epsilon_j) - L_{S_j}(\\theta)
+
+    over the batches of :func:`batch_partition`. With ``method="first-order"`` the maximum of each batch is
+    replaced by its value at SAM's perturbation :math:`\\hat\\epsilon_j = \\rho\\, g_j/\\lVert g_j\\rVert`,
+    :math:`g_j = \\nabla L_{S_j}(\\theta)`, from :func:`samlib.ascent.ascent_direction` (so
+    :math:`\\hat\\epsilon_j = 0` and the batch contributes 0 when :math:`g_j = 0`).
+
     Parameters
     ----------
     loss, grad : callables ``(theta, idx) -> float`` and ``(theta, idx) -> array``
@@ -100,7 +176,7 @@ def m_sharpness(
         Radius (>= 0) of each batch's L2 ball.
     method : {"pga", "first-order"}
         ``"pga"``: each batch maximum by :func:`samlib.sharpness.sharpness_pga` (a lower
-        bound); ``"first-order"``: the one-step value ``L_j(theta + rho g_j/||g_j||) - L_j(theta)``
+        bound); ``"first-order"``: the one-step value ``L_j(theta + eps_hat_j) - L_j(theta)``
         that SAM itself uses (also a lower bound).
     seed : int
         Seed of the batch partition.
@@ -110,6 +186,25 @@ def m_sharpness(
     Returns
     -------
     MSharpness
+
+    Raises
+    ------
+    ValueError
+        If ``theta`` is not a finite vector, ``rho`` is negative or not finite, ``method`` is unknown, ``n``,
+        ``m`` or ``seed`` are invalid (see :func:`batch_partition`), a first-order gradient is not finite, or
+        a batch value is not finite.
+
+    Examples
+    --------
+    Least squares on four points, one batch per point (``m = 1``), to first order. At
+    :math:`\\theta = 1` the first two points are fitted exactly: zero gradient, no perturbation, value 0.
+
+    >>> X, y = np.array([[1.0], [2.0], [3.0], [4.0]]), np.array([1.0, 2.0, 2.0, 5.0])
+    >>> loss = lambda th, idx: float(np.mean((X[idx] @ th - y[idx]) ** 2) / 2)
+    >>> grad = lambda th, idx: X[idx].T @ (X[idx] @ th - y[idx]) / len(idx)
+    >>> res = m_sharpness(loss, grad, np.array([1.0]), n=4, m=1, rho=0.1, method="first-order")
+    >>> sorted(res.per_batch.round(6).tolist()), round(res.value, 6)
+    ([0.0, 0.0, 0.345, 0.48], 0.20625)
     """
     theta = check_finite_array(theta, "theta", ndim=1)
     rho = check_nonnegative(rho, "rho")
@@ -117,17 +212,13 @@ def m_sharpness(
         raise ValueError(f"method must be 'pga' or 'first-order', got {method!r}")
 
     def one_batch(idx: np.ndarray) -> float:
-        f0 = float(loss(theta, idx))
         if method == "first-order":
-            g = np.asarray(grad(theta, idx), dtype=float)
-            norm = float(np.linalg.norm(g))
-            if norm == 0.0 or rho == 0.0:
-                return 0.0  # no first-order ascent direction: SAM does not perturb
-            return float(loss(theta + rho * g / norm, idx)) - f0
-        from .sharpness import sharpness_pga
-
-        res = sharpness_pga(lambda t: loss(t, idx), lambda t: grad(t, idx), theta, rho, **pga_kwargs)
-        return float(res[0]) if isinstance(res, tuple) else float(res.kappa)
+            # the book's one epsilon-hat: zero at a zero gradient (or rho = 0), where SAM does not perturb
+            eps = ascent_direction(check_finite_array(grad(theta, idx), "grad(theta, idx)"), rho)
+            if not eps.any():
+                return 0.0
+            return float(loss(theta + eps, idx)) - float(loss(theta, idx))
+        return sharpness_pga(lambda t: loss(t, idx), lambda t: grad(t, idx), theta, rho, **pga_kwargs).value
 
     return m_sharpness_from(one_batch, n, m, seed)
 
@@ -135,13 +226,32 @@ def m_sharpness(
 def torch_batch_loss(model, loss_fn, X, y):
     """Wrap a torch model and a data set as float64 numpy callables ``loss(theta, idx)``, ``grad(theta, idx)``.
 
-    ``theta`` is the flat vector of the model's parameters (in ``model.parameters()`` order);
+    ``loss(theta, idx)`` is :math:`L_S(\\theta)` = ``loss_fn(model_theta(X[idx]), y[idx])`` for the batch
+    :math:`S` = ``idx``, and ``grad`` its gradient by autograd: the per-batch losses that :func:`m_sharpness`
+    takes. ``theta`` is the flat vector of the model's parameters (in ``model.parameters()`` order);
     the model is evaluated functionally with :func:`torch.func.functional_call`, so its
-    own parameters are left untouched.  Returns ``(loss, grad, theta0)``.
-    """
-    import copy
+    own parameters are left untouched.
 
-    import torch
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network; a float64 copy is evaluated (the caller's model keeps its dtype and values).
+    loss_fn : callable
+        ``(outputs, targets) -> scalar tensor``, a mean over the batch (e.g.
+        ``torch.nn.functional.cross_entropy``), so that the full loss is the average of batch losses.
+    X, y : array_like
+        Inputs (converted to float64) and targets.
+
+    Returns
+    -------
+    loss : callable
+        ``(theta, idx) -> float``.
+    grad : callable
+        ``(theta, idx) -> ndarray`` of the shape of ``theta``.
+    theta0 : ndarray
+        The model's parameters, flattened, as float64.
+    """
+    import torch  # here, not at the top: importing samlib must not import torch (see samlib/__init__.py)
     from torch.func import functional_call
 
     model = copy.deepcopy(model).double()  # a float64 copy: the caller's model is not converted

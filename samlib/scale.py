@@ -18,6 +18,12 @@ which is invariant to every such element-wise rescaling: substituting
 The model here is ``x -> W2 W1 x`` with the squared loss
 ``L(W1, W2) = ||X W1^T W2^T - Y||_F^2 / (2 n)``, parameters flattened as
 ``theta = concat(W1.ravel(), W2.ravel())``.
+
+References
+----------
+L. Dinh, R. Pascanu, S. Bengio and Y. Bengio, "Sharp minima can generalize for deep nets", ICML 2017.
+J. Kwon, J. Kim, H. Park and I. K. Choi, "ASAM: Adaptive sharpness-aware minimization for scale-invariant
+learning of deep neural networks", ICML 2021, eq. 6 (adaptive sharpness).
 """
 from __future__ import annotations
 
@@ -26,7 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import check_finite_array, check_int_at_least, check_nonnegative, check_positive
+from ._validation import check_finite_array, check_int_at_least, check_nonnegative, check_positive, check_symmetric
+from .sharpness import sharpness_pga
 
 __all__ = [
     "TwoLayerLinear",
@@ -184,11 +191,26 @@ def adaptive_sharpness(
         The adaptive sharpness (a lower bound on the maximum).
     eps : array of shape (d,)
         The maximising perturbation in the original coordinates, ``T delta``.
+
+    Raises
+    ------
+    ValueError
+        If ``theta`` is not a finite vector, ``rho`` or ``eta`` is negative or not finite, or on the
+        conditions of :func:`samlib.sharpness.sharpness_pga`.
+
+    Examples
+    --------
+    For :math:`f(w) = \\tfrac12 \\lVert w\\rVert^2` at :math:`w = (1, 1)`, :math:`T = I` and
+    :math:`\\kappa^A = \\max_{\\lVert\\delta\\rVert \\le \\rho} w^T\\delta + \\tfrac12\\lVert\\delta\\rVert^2
+    = \\sqrt2\\,\\rho + \\rho^2/2`:
+
+    >>> kappa, eps = adaptive_sharpness(lambda w: 0.5 * w @ w, lambda w: w, np.array([1.0, 1.0]), rho=0.1)
+    >>> round(kappa, 10), round(float(np.sqrt(2) * 0.1 + 0.1**2 / 2), 10)
+    (0.1464213562, 0.1464213562)
     """
     theta = check_finite_array(theta, "theta", ndim=1)
     rho = check_nonnegative(rho, "rho")
     eta = check_nonnegative(eta, "eta")
-    from .sharpness import sharpness_pga  # after validation: bad input fails fast and clearly
     T = np.abs(theta) + eta
 
     def g(delta: np.ndarray) -> float:
@@ -197,27 +219,48 @@ def adaptive_sharpness(
     def grad_g(delta: np.ndarray) -> np.ndarray:  # chain rule through epsilon = T delta
         return T * np.asarray(grad_f(theta + T * delta), dtype=float)
 
-    res = sharpness_pga(g, grad_g, np.zeros_like(theta), rho, **pga_kwargs)
-    kappa, delta = _kappa_and_eps(res)
+    kappa, delta = sharpness_pga(g, grad_g, np.zeros_like(theta), rho, **pga_kwargs)
     return kappa, T * delta
-
-
-def _kappa_and_eps(res) -> tuple[float, np.ndarray]:
-    """Read ``(kappa, eps)`` from what :func:`samlib.sharpness.sharpness_pga` returns."""
-    if isinstance(res, tuple):
-        return float(res[0]), np.asarray(res[1], dtype=float)
-    return float(res.kappa), np.asarray(res.eps, dtype=float)
 
 
 def adaptive_lambda_max(hessian: np.ndarray, theta: np.ndarray, eta: float = 0.0) -> float:
     """Top eigenvalue of ``T H T`` with ``T = diag(|theta| + eta)``: the second-order adaptive sharpness.
 
-    Near a minimum ``kappa^A_rho ~ rho^2 lambda_max(T H T) / 2``.  Under a rescaling
-    ``theta' = A theta`` that leaves the loss unchanged, ``H' = A^{-1} H A^{-1}`` and
-    ``T' = A T``, so ``T' H' T' = T H T``: the value is invariant (for ``eta = 0``).
-    """
-    from ._validation import check_symmetric
+    .. math::
 
+        \\lambda_{\\max}(T_\\theta H T_\\theta), \\qquad T_\\theta = \\operatorname{diag}(|\\theta| + \\eta).
+
+    Near a minimum ``kappa^A_rho ~ rho^2 lambda_max(T H T) / 2`` (the adaptive sharpness of Kwon et al. 2021,
+    eq. 6, of the quadratic model, as :func:`samlib.sharpness.sharpness_quadratic` shows at ``g = 0``). Under a
+    rescaling ``theta' = A theta`` that leaves the loss unchanged, ``H' = A^{-1} H A^{-1}`` and
+    ``T' = A T``, so ``T' H' T' = T H T``: the value is invariant (for ``eta = 0``; Dinh et al. 2017 show that
+    the plain ``lambda_max(H)`` is not).
+
+    Parameters
+    ----------
+    hessian : array_like, shape (d, d)
+        Symmetric Hessian :math:`H` at ``theta`` (relative tolerance ``1e-8`` on the symmetry).
+    theta : array_like, shape (d,)
+        The parameters.
+    eta : float, default 0
+        Offset :math:`\\eta \\ge 0` added to :math:`|\\theta|`.
+
+    Returns
+    -------
+    float
+        :math:`\\lambda_{\\max}(T H T)`.
+
+    Raises
+    ------
+    ValueError
+        If ``hessian`` is not square, symmetric and finite, ``theta`` is not a finite vector of matching
+        length, or ``eta`` is negative or not finite.
+
+    Examples
+    --------
+    >>> adaptive_lambda_max(np.diag([4.0, 1.0]), np.array([0.5, 3.0]))  # max(0.25 * 4, 9 * 1)
+    9.0
+    """
     H = check_symmetric(hessian, "hessian", rtol=1e-8)
     theta = check_finite_array(theta, "theta", ndim=1)
     if H.shape[0] != theta.shape[0]:

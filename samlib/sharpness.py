@@ -30,6 +30,25 @@ from samlib.ascent import ascent_direction
 __all__ = ["SharpnessResult", "sharpness_quadratic", "sharpness_pga"]
 
 
+# Inputs are solved as given when their scales max|A|, max|g| and rho all lie in [2^-200, 2^200], so that no
+# intermediate quantity of _trust_region_max (rho^2, ||g||^2, ||g|| / rho, eps^T A eps, ...) can overflow or
+# underflow to a relevant degree, and when the scale of the multiplier lambda, max(max|A|, max|g| / rho), is at
+# least 1, so that its tolerances, relative to max(1, |a|) and max(1, lambda), are relative ones. Other inputs
+# are rescaled by powers of two first (_rescaled_trust_region_max), which puts both scales near 1.
+_SAFE_LOW, _SAFE_HIGH = 2.0**-200, 2.0**200
+
+
+def _as_numpy(x: Any) -> Any:
+    """A torch tensor as a numpy array (detached, on the CPU, floats as float64); anything else unchanged."""
+    # duck-typed so that torch is not imported here; a numpy array has neither attribute
+    if not (hasattr(x, "detach") and hasattr(x, "cpu")):
+        return x
+    t = x.detach().cpu()
+    # floats of any width become float64 (numpy has no bfloat16); bools, integers and complex numbers are
+    # passed on as they are, for the boundary checks to accept or refuse like the same numpy input
+    return (t.double() if t.is_floating_point() else t).numpy()
+
+
 class SharpnessResult(NamedTuple):
     """``(value, epsilon)``: the (lower bound on the) sharpness and a perturbation attaining it."""
 
@@ -67,11 +86,22 @@ def sharpness_quadratic(A: Any, g: Any, rho: float) -> SharpnessResult:
       E.g. at a minimum (:math:`g = 0`) this gives :math:`\\epsilon = \\rho v_1`, value
       :math:`\\tfrac12\\rho^2\\lambda_{\\max}` (the review's Example 2 without its missing factor 1/2).
 
+    Scaling. Inputs whose scales :math:`\\max|A_{ij}|`, :math:`\\max|g_i|` and :math:`\\rho` lie in
+    :math:`[2^{-200}, 2^{200}]`, and for which the scale of :math:`\\lambda`,
+    :math:`\\max(\\max|A_{ij}|, \\max|g_i|/\\rho)`, is at least 1 (the tolerances on eigenvalues and on
+    :math:`\\lambda` are set against :math:`\\max(1, \\cdot)`), are solved as given. Others are first rescaled
+    by powers of two, which is exact: with :math:`\\epsilon = 2^s u` and :math:`2^s \\approx \\rho`,
+    :math:`m(\\epsilon) = 2^t\\,(2^{s-t} g^T u + \\tfrac12 u^T 2^{2s-t} A\\, u)` with :math:`2^t` the larger of the
+    orders of :math:`\\rho\\max|g_i|` and :math:`\\rho^2\\max|A_{ij}|`: a problem with entries of magnitude
+    at most 1 and a radius in :math:`[1/2, 1)`. So ``A = diag(1e308, 1e308)`` or ``rho = 1e-300`` give the
+    exact value, not an overflow or a zero.
+
     Parameters
     ----------
-    A : array_like, shape (d, d)
-        Symmetric matrix (the Hessian).
-    g : array_like, shape (d,)
+    A : array_like or torch.Tensor, shape (d, d)
+        Symmetric matrix (the Hessian). A torch tensor is detached, moved to the CPU and converted to a
+        ``float64`` numpy array (so are ``g``'s); the result is numpy either way.
+    g : array_like or torch.Tensor, shape (d,)
         Linear term (the gradient).
     rho : float
         Radius :math:`\\rho \\ge 0` of the Euclidean ball.
@@ -81,13 +111,17 @@ def sharpness_quadratic(A: Any, g: Any, rho: float) -> SharpnessResult:
     SharpnessResult
         ``value`` :math:`= \\max m \\ge 0` and a maximiser ``epsilon`` of shape ``(d,)`` (not unique in the hard
         case, nor when :math:`g = 0`; the sign of the added eigenvector is chosen so that
-        :math:`\\epsilon^T g \\ge 0`).
+        :math:`\\epsilon^T g \\ge 0`). ``rho = 0`` or ``d = 0`` gives value 0 and the zero vector.
 
     Raises
     ------
+    TypeError
+        If ``A``, ``g`` or ``rho`` does not hold real numbers (a string, ``None``, bools, complex numbers).
     ValueError
-        If ``A`` is not square, symmetric and finite, ``g`` is not a finite vector of matching length, or ``rho``
-        is negative or not finite.
+        If ``A`` is not square, symmetric and finite, ``g`` is not a finite vector of matching length, ``rho``
+        is negative or not finite, or the value itself is not a float64: above :math:`1.8\\cdot 10^{308}`, or
+        positive but below :math:`4.9\\cdot 10^{-324}` (e.g. ``rho = 1e-300`` with ``g = 0``, value
+        :math:`\\approx \\rho^2\\lambda_{\\max}/2`). The message names ``rho``, ``A`` and ``g`` with their scales.
 
     References
     ----------
@@ -97,15 +131,70 @@ def sharpness_quadratic(A: Any, g: Any, rho: float) -> SharpnessResult:
     --------
     >>> sharpness_quadratic(np.diag([2.0, 1.0]), np.zeros(2), rho=0.1).value  # rho^2 lambda_max / 2
     0.010000000000000002
+    >>> sharpness_quadratic(np.diag([1e308, 1e308]), np.zeros(2), rho=1.0).value  # no overflow in between
+    5e+307
+    >>> print(f"{sharpness_quadratic(np.eye(2), np.array([3.0, 4.0]), rho=1e-300).value:.6g}")  # rho ||g||
+    5e-300
     """
-    A = check_symmetric(A, "A")
-    g = check_finite_array(g, "g", ndim=1)
+    A = check_symmetric(_as_numpy(A), "A")
+    g = check_finite_array(_as_numpy(g), "g", ndim=1)
     if g.shape[0] != A.shape[0]:
         raise ValueError(f"g must have length {A.shape[0]} to match A of shape {A.shape}, got shape {g.shape}")
     rho = check_nonnegative(rho, "rho")
     d = g.shape[0]
     if rho == 0.0 or d == 0:
         return SharpnessResult(0.0, np.zeros(d))
+    scale_A = float(np.max(np.abs(A)))
+    scale_g = float(np.max(np.abs(g)))
+    in_range = all(s == 0.0 or _SAFE_LOW <= s <= _SAFE_HIGH for s in (scale_A, scale_g, rho))
+    if in_range and max(scale_A, scale_g / rho) >= 1.0:
+        return _trust_region_max(A, g, rho)
+    return _rescaled_trust_region_max(A, g, rho, scale_A, scale_g)
+
+
+def _rescaled_trust_region_max(A: np.ndarray, g: np.ndarray, rho: float, scale_A: float,
+                               scale_g: float) -> SharpnessResult:
+    """:func:`_trust_region_max` on a problem scaled by powers of two into the unit range, scaled back.
+
+    With :math:`\\epsilon = 2^s u` and :math:`2^s` the binary order of ``rho``,
+    :math:`g^T\\epsilon + \\tfrac12\\epsilon^T A\\epsilon = 2^t\\,(g'^T u + \\tfrac12 u^T A' u)` with
+    :math:`g' = 2^{s-t} g`, :math:`A' = 2^{2s-t} A`, :math:`\\lVert u\\rVert \\le 2^{-s}\\rho \\in [1/2, 1)`;
+    :math:`2^t` is the binary order of the larger of the two terms, so every entry of :math:`A'` and :math:`g'`
+    is at most 1 in magnitude. Multiplying by a power of two is exact (entries that underflow are below
+    :math:`2^{-1074}` times the largest term and cannot change the result).
+    """
+    d = g.shape[0]
+    s = math.frexp(rho)[1]
+    orders = [2 * s + math.frexp(scale_A)[1]] if scale_A > 0 else []
+    orders += [s + math.frexp(scale_g)[1]] if scale_g > 0 else []
+    if not orders:  # A = 0 and g = 0: the model is zero on the whole ball
+        return SharpnessResult(0.0, np.zeros(d))
+    t = max(orders)
+    unit = _trust_region_max(np.ldexp(A, 2 * s - t), np.ldexp(g, s - t), math.ldexp(rho, -s))
+    u = unit.epsilon
+    # g' may have underflowed to zero next to the curvature term; g scaled on its own cannot, and keeps the
+    # documented sign rule eps^T g >= 0 (if g^T u < 0, -u is at least as good: the quadratic term is even)
+    if scale_g > 0 and float(np.ldexp(g, -math.frexp(scale_g)[1]) @ u) < 0:
+        u = -u
+    magnitude = (f"about 10^{math.log10(unit.value) + t * math.log10(2):.0f}" if unit.value > 0 else "")
+    try:
+        value = math.ldexp(unit.value, t)
+    except OverflowError:
+        raise ValueError(
+            f"the sharpness for A (max |A_ij| = {scale_A:.3g}), g (max |g_i| = {scale_g:.3g}) and rho = {rho!r} "
+            f"is {magnitude}, beyond the largest float64 (1.8e308): lower rho or rescale A and g"
+        ) from None
+    if value == 0.0 and unit.value > 0:
+        raise ValueError(
+            f"the sharpness for rho = {rho!r}, A (max |A_ij| = {scale_A:.3g}) and g (max |g_i| = {scale_g:.3g}) "
+            f"is {magnitude}, below the smallest positive float64 (4.9e-324): raise rho or rescale A and g"
+        )
+    return SharpnessResult(value, np.ldexp(u, s))
+
+
+def _trust_region_max(A: np.ndarray, g: np.ndarray, rho: float) -> SharpnessResult:
+    """The solver of :func:`sharpness_quadratic` on validated input with ``rho > 0`` and ``d >= 1``."""
+    d = g.shape[0]
     A = 0.5 * (A + A.T)
     a, V = np.linalg.eigh(A)
     gamma = V.T @ g
@@ -239,8 +328,9 @@ def sharpness_pga(
     ----------
     f, grad_f : callable
         The function and its gradient on arrays of shape (d,).
-    theta : array_like, shape (d,)
-        The point (a scalar is treated as shape ``(1,)``).
+    theta : array_like or torch.Tensor, shape (d,)
+        The point (a scalar is treated as shape ``(1,)``; a torch tensor is converted to a ``float64`` numpy
+        array, which is what ``f`` and ``grad_f`` then receive).
     rho : float
         Radius :math:`\\rho \\ge 0`.
     num_restarts : int, default 8
@@ -258,15 +348,34 @@ def sharpness_pga(
     Returns
     -------
     SharpnessResult
-        Best ``value`` found (:math:`\\ge 0`) and its ``epsilon``.
+        Best ``value`` found (:math:`\\ge 0`) and its ``epsilon``. When ``rho = 0`` or ``theta`` is empty
+        (``d = 0``) the ball holds only :math:`\\epsilon = 0`: value 0, as in :func:`sharpness_quadratic`.
 
     Raises
     ------
+    TypeError
+        If a number or ``theta`` is of the wrong kind (a string, ``None``, a bool, complex numbers).
     ValueError
         On invalid ``rho``, counts, ``step_size``, ``seed``, ``p`` not in {1, 2, inf}, non-finite ``theta``,
         a non-finite ``f(theta)`` or a gradient of the wrong shape.
+
+    References
+    ----------
+    The sharpness is Definition 1 of the review (Liu, Chen & Shi 2022, eq. 1); the first start is the SAM
+    perturbation of Foret et al. (2021, eq. 2). The projection onto the :math:`\\ell_1` ball follows J. Duchi,
+    S. Shalev-Shwartz, Y. Singer and T. Chandra, "Efficient projections onto the l1-ball for learning in high
+    dimensions", ICML 2008, Figure 1.
+
+    Examples
+    --------
+    For :math:`f(x) = \\lVert x\\rVert^2` the maximiser is :math:`\\rho\\,\\theta/\\lVert\\theta\\rVert`, value
+    :math:`2\\rho\\lVert\\theta\\rVert + \\rho^2`:
+
+    >>> res = sharpness_pga(lambda x: float(x @ x), lambda x: 2 * x, np.array([3.0, 4.0]), rho=0.1)
+    >>> print(f"{res.value:.12f}", res.epsilon)
+    1.010000000000 [0.06 0.08]
     """
-    theta = np.asarray(check_finite_array(theta, "theta"), dtype=float)
+    theta = np.asarray(check_finite_array(_as_numpy(theta), "theta"), dtype=float)
     if theta.ndim == 0:
         theta = theta.reshape(1)
     if theta.ndim != 1:
@@ -295,8 +404,8 @@ def sharpness_pga(
         return gr
 
     best = SharpnessResult(0.0, np.zeros(d))
-    if rho == 0.0:
-        return best
+    if rho == 0.0 or d == 0:
+        return best  # the ball holds only epsilon = 0 (and the random starts below would divide by d)
     rng = np.random.default_rng(seed)
     g0 = grad(np.zeros(d))
     starts = [ascent_direction(g0, rho, p) if np.all(np.isfinite(g0)) else np.zeros(d)]

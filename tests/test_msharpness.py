@@ -6,7 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from samlib.ascent import ascent_direction
 from samlib.msharpness import batch_partition, m_sharpness, m_sharpness_from, torch_batch_loss
+from samlib.sharpness import sharpness_pga
 
 N, D = 24, 3
 _rng = np.random.default_rng(0)
@@ -102,6 +104,7 @@ def test_torch_wrapper_matches_finite_differences_and_leaves_model_untouched():
         (lambda: batch_partition(10, 20), "divide"),
         (lambda: batch_partition(0, 1), "n must be >= 1"),
         (lambda: batch_partition(10, 2.5), "integer"),
+        (lambda: batch_partition(10, 2, seed=-1), "seed"),
         (lambda: m_sharpness(loss, grad, THETA, N, 4, -1.0), "rho"),
         (lambda: m_sharpness(loss, grad, THETA, N, 4, 0.1, method="exact"), "method"),
         (lambda: m_sharpness(loss, grad, np.array([np.nan, 1.0, 1.0]), N, 4, 0.1), "theta"),
@@ -111,3 +114,35 @@ def test_torch_wrapper_matches_finite_differences_and_leaves_model_untouched():
 def test_bad_inputs_raise_value_error(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# --- issue 13: one epsilon-hat (samlib.ascent.ascent_direction), no dead branches -------------------------
+
+
+@pytest.mark.parametrize("rho", [0.01, 0.2, 1.0])
+def test_first_order_perturbs_by_the_book_ascent_direction(rho):
+    fo = m_sharpness(loss, grad, THETA, N, 4, rho, method="first-order", seed=2)
+    expected = [loss(THETA + ascent_direction(grad(THETA, idx), rho), idx) - loss(THETA, idx)
+                for idx in batch_partition(N, 4, seed=2)]
+    np.testing.assert_array_equal(fo.per_batch, expected)  # bit for bit: the same epsilon-hat
+
+
+def test_first_order_at_a_zero_gradient_does_not_perturb():
+    # eps-hat(0) = 0 (the rule of samlib.ascent): every batch sharpness is exactly 0, never nan
+    def flat_grad(theta, idx):
+        return np.zeros_like(theta)
+
+    res = m_sharpness(loss, flat_grad, THETA, N, 6, 0.5, method="first-order")
+    assert res.value == 0.0 and not res.per_batch.any()
+
+
+def test_first_order_names_a_non_finite_gradient():
+    with pytest.raises(ValueError, match="grad"):
+        m_sharpness(loss, lambda t, idx: np.full_like(t, np.nan), THETA, N, 6, 0.5, method="first-order")
+
+
+def test_pga_batches_are_the_values_of_sharpness_pga():
+    res = m_sharpness(loss, grad, THETA, N, 8, 0.2, seed=1, num_restarts=2, num_steps=20)
+    expected = [sharpness_pga(lambda t: loss(t, idx), lambda t: grad(t, idx), THETA, 0.2, num_restarts=2,
+                              num_steps=20).value for idx in batch_partition(N, 8, seed=1)]
+    np.testing.assert_array_equal(res.per_batch, expected)

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from samlib.scale import TwoLayerLinear, adaptive_lambda_max, adaptive_sharpness
+from samlib.sharpness import sharpness_pga
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +113,14 @@ def test_adaptive_sharpness_of_a_quadratic_is_a_rescaled_trust_region_problem():
 def test_bad_inputs_raise_value_error(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_adaptive_sharpness_is_sharpness_pga_in_rescaled_coordinates(setup):
+    # kappa^A(theta) = kappa_0 of delta -> f(theta + T delta), with eps = T delta (T = |theta| + eta)
+    model, theta = setup
+    T = np.abs(theta) + 0.1
+    kappa, eps = adaptive_sharpness(model.loss, model.grad, theta, 0.05, eta=0.1, num_restarts=2, num_steps=30)
+    ref = sharpness_pga(lambda d: model.loss(theta + T * d), lambda d: T * model.grad(theta + T * d),
+                        np.zeros_like(theta), 0.05, num_restarts=2, num_steps=30)
+    assert kappa == ref.value
+    np.testing.assert_array_equal(eps, T * ref.epsilon)

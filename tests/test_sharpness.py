@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from samlib.ascent import ascent_direction
 from samlib.landscapes import double_well, quadratic, review_1d, review_2d, wen_ma_li_4d
 from samlib.sharpness import sharpness_pga, sharpness_quadratic
 
@@ -199,3 +200,96 @@ def test_pga_is_seeded_and_includes_zero():
     a = sharpness_pga(ls.value, ls.grad, np.array([0.2, 0.3]), 0.4, seed=5)
     b = sharpness_pga(ls.value, ls.grad, np.array([0.2, 0.3]), 0.4, seed=5)
     assert a.value == b.value and np.array_equal(a.epsilon, b.epsilon)
+
+
+# --- issue 13: scales at the edges of float64, torch input, an empty theta ---------------------------------
+
+
+def test_huge_curvature_gives_the_exact_value_not_an_overflow():
+    # A + A^T overflowed: the value came back 0.0
+    res = sharpness_quadratic(np.diag([1e308, 1e308]), np.zeros(2), 1.0)
+    assert res.value == 0.5e308
+    assert np.linalg.norm(res.epsilon) == pytest.approx(1.0, rel=1e-15)
+    # a maximum at an indefinite A with a large gradient: eps = rho g/||g|| along the top eigenvector
+    res = sharpness_quadratic(np.diag([1e300, -1e300]), np.array([1e300, 0.0]), 2.0)
+    assert res.value == pytest.approx(2e300 + 2e300, rel=1e-14)
+    np.testing.assert_allclose(res.epsilon, [2.0, 0.0], atol=1e-15)
+
+
+def test_tiny_radius_gives_the_exact_value_not_an_underflow():
+    # ||eps||^2 underflowed: the value came back 0.0 instead of rho ||g|| + O(rho^2)
+    res = sharpness_quadratic(np.eye(2), np.array([3.0, 4.0]), 1e-300)
+    assert res.value == pytest.approx(5e-300, rel=1e-14)
+    np.testing.assert_allclose(res.epsilon, [0.6e-300, 0.8e-300], rtol=1e-14)
+    # a tiny gradient next to ordinary curvature: the linear term still decides the sign of eps
+    res = sharpness_quadratic(np.diag([1.0, 0.5]), np.array([-1e-310, 0.0]), 1.0)
+    assert res.value == pytest.approx(0.5, rel=1e-15)
+    assert res.epsilon[0] == pytest.approx(-1.0, rel=1e-15)
+
+
+@pytest.mark.parametrize(
+    "A, g, rho",
+    [
+        (np.diag([1e308, 1e308]), np.zeros(2), 2.0),  # rho^2 lambda_max / 2 = 2e308
+        (np.eye(2), np.array([1e300, 0.0]), 1e10),  # rho ||g|| = 1e310
+        (np.diag([2.0, 1.0]), np.zeros(2), 1e-300),  # rho^2 lambda_max / 2 = 1e-600
+    ],
+)
+def test_a_value_that_float64_cannot_hold_raises_naming_rho(A, g, rho):
+    with pytest.raises(ValueError, match="rho"):
+        sharpness_quadratic(A, g, rho)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=seeds, d=st.integers(1, 4), shift=st.sampled_from([-2.0, 0.0, 2.0]), rho=st.floats(0.1, 2.0),
+       k=st.integers(-900, 900), b=st.integers(-450, 450))
+def test_value_scales_exactly_with_powers_of_two_over_the_whole_float_range(seed, d, shift, rho, k, b):
+    rng = np.random.default_rng(seed)
+    A, g = _random_sym(rng, d, shift), rng.standard_normal(d)
+    ref = sharpness_quadratic(A, g, rho)
+    # m is linear in (A, g): kappa(2^k A, 2^k g, rho) = 2^k kappa(A, g, rho)
+    assert sharpness_quadratic(np.ldexp(A, k), np.ldexp(g, k), rho).value == pytest.approx(
+        math.ldexp(ref.value, k), rel=1e-9)
+    # eps = 2^-b u: kappa(4^b A, 2^b g, 2^-b rho) = kappa(A, g, rho)
+    res = sharpness_quadratic(np.ldexp(A, 2 * b), np.ldexp(g, b), math.ldexp(rho, -b))
+    assert res.value == pytest.approx(ref.value, rel=1e-9)
+    assert np.linalg.norm(np.ldexp(res.epsilon, b)) <= rho * (1 + 1e-12)
+
+
+def test_torch_inputs_are_converted_to_float64_numpy():
+    torch = pytest.importorskip("torch")
+    A = np.array([[2.0, 0.5], [0.5, -1.0]])
+    g = np.array([0.3, -0.2])
+    ref = sharpness_quadratic(A, g, 0.4)
+    A_t = torch.tensor(A, requires_grad=True)  # a graph leaf: converted without its graph
+    res = sharpness_quadratic(A_t, torch.tensor(g, dtype=torch.float64), torch.tensor(0.4, dtype=torch.float64))
+    assert res.value == ref.value and isinstance(res.epsilon, np.ndarray)
+    np.testing.assert_array_equal(res.epsilon, ref.epsilon)
+    # float32 tensors are widened to float64 exactly, so they solve the float32-rounded problem
+    res32 = sharpness_quadratic(A_t.float(), torch.tensor(g, dtype=torch.float32), 0.4)
+    ref32 = sharpness_quadratic(A.astype(np.float32), g.astype(np.float32), 0.4)
+    assert res32.value == ref32.value
+    ls = quadratic(A)
+    pga = sharpness_pga(ls.value, ls.grad, torch.tensor([0.1, 0.2], dtype=torch.float64), 0.4)
+    pga_ref = sharpness_pga(ls.value, ls.grad, np.array([0.1, 0.2]), 0.4)
+    assert pga.value == pga_ref.value
+    np.testing.assert_array_equal(pga.epsilon, pga_ref.epsilon)
+
+
+def test_pga_on_an_empty_theta_is_zero_like_the_exact_solver():
+    # d = 0 divided by zero when drawing random starts (rho ** (1 / d))
+    res = sharpness_pga(lambda x: float(np.sum(x * x)), lambda x: 2 * x, np.zeros(0), 0.1)
+    assert res.value == 0.0 and res.epsilon.shape == (0,)
+    exact = sharpness_quadratic(np.zeros((0, 0)), np.zeros(0), 0.1)
+    assert exact.value == 0.0 and exact.epsilon.shape == (0,)
+
+
+def test_pga_first_start_is_the_ascent_direction_also_at_a_zero_gradient():
+    # one start, no steps: the result is the better of eps = 0 and eps-hat = ascent_direction(grad f(theta))
+    ls = quadratic(np.diag([2.0, -1.0]))
+    theta = np.array([0.3, 0.4])
+    res = sharpness_pga(ls.value, ls.grad, theta, 0.2, num_restarts=1, num_steps=0)
+    np.testing.assert_array_equal(res.epsilon, ascent_direction(ls.grad(theta), 0.2))
+    # at a stationary point eps-hat(0) = 0 (samlib.ascent's rule), so the start is eps = 0
+    res0 = sharpness_pga(ls.value, ls.grad, np.zeros(2), 0.2, num_restarts=1, num_steps=0)
+    assert res0.value == 0.0 and not res0.epsilon.any()
