@@ -28,11 +28,12 @@ from typing import Any, Callable, Union
 import numpy as np
 
 from samlib._validation import (
-    _is_torch,
     check_finite_array,
     check_int_at_least,
     check_nonnegative,
     check_p_norm,
+    describe,
+    is_torch,
 )
 
 __all__ = [
@@ -72,8 +73,10 @@ def ascent_direction(grad: Any, rho: float, p: float = 2) -> Any:
 
     Parameters
     ----------
-    grad : numpy.ndarray or torch.Tensor
-        The gradient :math:`g`, any shape (the norms are taken over all entries).
+    grad : array_like or torch.Tensor
+        The gradient :math:`g`, any shape and memory layout (the norms are taken over all entries). Integer
+        input is promoted to floating point: numpy input to ``float64`` (as every numpy input is), torch input
+        to ``torch.get_default_dtype()``, since a direction of norm ``rho`` cannot be stored in integers.
     rho : float
         Radius :math:`\\rho \\ge 0` of the ball.
     p : float, default 2
@@ -82,12 +85,16 @@ def ascent_direction(grad: Any, rho: float, p: float = 2) -> Any:
     Returns
     -------
     numpy.ndarray or torch.Tensor
-        :math:`\\hat\\epsilon`, same shape and type as ``grad`` (torch: same dtype and device). A zero gradient
+        :math:`\\hat\\epsilon`, same shape and type as ``grad`` (torch: same device, and the same dtype unless
+        ``grad`` holds integers, see above). A zero gradient
         gives the zero vector: the maximiser is then not unique and we choose :math:`\\epsilon = 0`
         (see the module docstring).
 
     Raises
     ------
+    TypeError
+        If ``rho`` or ``p`` is not a real number (a string, a bool, ``None``), or ``grad`` does not hold real
+        numbers (bools, complex numbers, strings).
     ValueError
         If ``rho`` is negative or not finite, ``p < 1``, or ``grad`` has non-finite entries.
 
@@ -101,7 +108,7 @@ def ascent_direction(grad: Any, rho: float, p: float = 2) -> Any:
     rho = check_nonnegative(rho, "rho")
     p = check_p_norm(p, "p")
     g = check_finite_array(grad, "grad")
-    if _is_torch(g):
+    if is_torch(g):
         return _ascent_direction_torch(g, rho, p)
     scale = float(np.max(np.abs(g))) if g.size else 0.0
     if scale == 0.0 or rho == 0.0:
@@ -125,6 +132,9 @@ def ascent_direction(grad: Any, rho: float, p: float = 2) -> Any:
 def _ascent_direction_torch(g: Any, rho: float, p: float) -> Any:
     import torch
 
+    if not g.is_floating_point():
+        # integer tensors: the result has norm rho, which integers cannot hold (torch.zeros_like would give 0)
+        g = g.to(torch.get_default_dtype())
     with torch.no_grad():
         scale = g.abs().max() if g.numel() else torch.zeros((), dtype=g.dtype, device=g.device)
         if g.numel() == 0 or float(scale) == 0.0 or rho == 0.0:
@@ -134,8 +144,10 @@ def _ascent_direction_torch(g: Any, rho: float, p: float) -> Any:
         if p == 1:
             eps = torch.zeros_like(g)
             flat = g.reshape(-1)
-            i = int(torch.argmax(flat.abs()))  # first index of the maximum
-            eps.view(-1)[i] = rho * torch.sign(flat[i])
+            i = int(torch.argmax(flat.abs()))  # first index of the maximum, in C order
+            # index by coordinates, not through eps.view(-1): zeros_like keeps the strides of a transposed
+            # (non-contiguous) grad, and such a tensor has no flat view
+            eps[np.unravel_index(i, tuple(g.shape))] = rho * torch.sign(flat[i])
             return eps
         q = _dual_exponent(p)
         a = g.abs() / scale
@@ -143,22 +155,26 @@ def _ascent_direction_torch(g: Any, rho: float, p: float) -> Any:
         return rho * torch.sign(g) * a ** (q - 1.0) / norm_q ** (q - 1.0)
 
 
-def _as_theta(theta: Any) -> Any:
+def _as_theta(theta: Any, name: str = "theta") -> Any:
     """Validated parameter vector; a scalar becomes shape ``(1,)``; torch tensors pass unchanged."""
-    t = check_finite_array(theta, "theta")
-    if not _is_torch(t) and t.ndim == 0:
+    t = check_finite_array(theta, name)
+    if not is_torch(t) and t.ndim == 0:
         t = t.reshape(1)
     return t
 
 
+def _check_callable(fn: Any, name: str) -> None:
+    if not callable(fn):
+        raise TypeError(f"{name} must be callable, got {describe(fn)}")
+
+
 def _checked_grad(grad_f: Callable[[Any], Any], point: Any, where: str) -> Any:
-    g = grad_f(point)
-    g = g if _is_torch(g) else np.asarray(g, dtype=float)
+    g = check_finite_array(grad_f(point), f"grad_f({where})")
     if tuple(g.shape) != tuple(point.shape):
         raise ValueError(
             f"grad_f returned shape {tuple(g.shape)} at {where}, expected the shape of theta {tuple(point.shape)}"
         )
-    return check_finite_array(g, f"grad_f({where})")
+    return g
 
 
 def gd_step(theta: Any, grad_f: Callable[[Any], Any], eta: float) -> Any:
@@ -175,10 +191,14 @@ def gd_step(theta: Any, grad_f: Callable[[Any], Any], eta: float) -> Any:
 
     Raises
     ------
+    TypeError
+        If ``grad_f`` is not callable, ``eta`` is not a real number, or ``theta`` or the gradient does not hold
+        real numbers.
     ValueError
         If ``eta`` is negative or not finite, ``theta`` or the gradient is not finite, or shapes differ.
     """
     eta = check_nonnegative(eta, "eta")
+    _check_callable(grad_f, "grad_f")
     theta = _as_theta(theta)
     return theta - eta * _checked_grad(grad_f, theta, "theta")
 
@@ -211,12 +231,16 @@ def sam_step(theta: Any, grad_f: Callable[[Any], Any], eta: float, rho: float, p
 
     Raises
     ------
+    TypeError
+        If ``grad_f`` is not callable, ``eta``/``rho``/``p`` is not a real number, or ``theta`` or a gradient
+        does not hold real numbers.
     ValueError
         On negative or non-finite ``eta``/``rho``, ``p < 1``, non-finite values or mismatched shapes.
     """
     eta = check_nonnegative(eta, "eta")
     rho = check_nonnegative(rho, "rho")
     p = check_p_norm(p, "p")
+    _check_callable(grad_f, "grad_f")
     theta = _as_theta(theta)
     g = _checked_grad(grad_f, theta, "theta")
     eps = ascent_direction(g, rho, p)
@@ -280,15 +304,20 @@ _METHODS = ("sam", "gd")
 
 
 def _check_method(method: str) -> str:
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    if not isinstance(method, str) or method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}, got {describe(method)}")
     return method
 
 
 def _check_on_nonfinite(on_nonfinite: str) -> str:
-    if on_nonfinite not in ("raise", "stop"):
-        raise ValueError(f"on_nonfinite must be 'raise' or 'stop', got {on_nonfinite!r}")
+    if not isinstance(on_nonfinite, str) or on_nonfinite not in ("raise", "stop"):
+        raise ValueError(f"on_nonfinite must be 'raise' or 'stop', got {describe(on_nonfinite)}")
     return on_nonfinite
+
+
+def _check_f(f: Any) -> None:
+    if f is not None:
+        _check_callable(f, "f")
 
 
 def _losses(f: Callable[[np.ndarray], float] | None, iterates: np.ndarray) -> np.ndarray | None:
@@ -297,7 +326,11 @@ def _losses(f: Callable[[np.ndarray], float] | None, iterates: np.ndarray) -> np
     out = np.full(len(iterates), np.nan)
     for i, x in enumerate(iterates):
         if np.all(np.isfinite(x)):
-            out[i] = float(f(x))
+            value = f(x)
+            try:
+                out[i] = float(value)
+            except (TypeError, ValueError):
+                raise TypeError(f"f(theta) must return a real number, got {describe(value)}") from None
     return out
 
 
@@ -346,9 +379,11 @@ def run_trajectory(
     >>> traj.iterates[:, 0]
     array([1.  , 0.5 , 0.25])
     """
-    theta = np.asarray(_as_theta(theta0), dtype=float)
+    theta = np.asarray(_as_theta(theta0, "theta0"), dtype=float)
     if theta.ndim != 1:
         raise ValueError(f"theta0 must be a scalar or a vector of shape (d,), got shape {theta.shape}")
+    _check_callable(grad_f, "grad_f")
+    _check_f(f)
     num_steps = check_int_at_least(num_steps, 0, "num_steps")
     method = _check_method(method)
     on_nonfinite = _check_on_nonfinite(on_nonfinite)
@@ -450,9 +485,13 @@ def run_stochastic_trajectory(
     -------
     Trajectory
     """
-    theta = np.asarray(_as_theta(theta0), dtype=float)
+    theta = np.asarray(_as_theta(theta0, "theta0"), dtype=float)
     if theta.ndim != 1:
         raise ValueError(f"theta0 must be a scalar or a vector of shape (d,), got shape {theta.shape}")
+    _check_callable(grad_oracle, "grad_oracle")
+    _check_f(f)
+    if not isinstance(same_noise, (bool, np.bool_)):
+        raise TypeError(f"same_noise must be True or False, got {describe(same_noise)}")
     num_steps = check_int_at_least(num_steps, 0, "num_steps")
     seed = check_int_at_least(seed, 0, "seed")
     method = _check_method(method)

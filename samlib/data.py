@@ -11,13 +11,15 @@ big-endian unsigned 32-bit sizes, then the elements in C order, big-endian.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import pathlib
-from typing import NamedTuple
+import zlib
+from typing import Any, BinaryIO, NamedTuple
 
 import numpy as np
 
-from ._validation import check_int_at_least, check_nonnegative
+from ._validation import check_int_at_least, check_nonnegative, describe
 
 __all__ = [
     "Dataset",
@@ -42,6 +44,9 @@ _IDX_DTYPES = {
     0x0D: np.dtype(">f4"),
     0x0E: np.dtype(">f8"),
 }
+
+# Bytes read at a time from an IDX file (see _read_exactly).
+_CHUNK = 1 << 20
 
 # Standard MNIST file names (LeCun et al.), read plain or gzipped.
 _MNIST_FILES = {
@@ -68,6 +73,45 @@ class Dataset(NamedTuple):
         return int(self.X_train.shape[1])
 
 
+def _check_labels(y: Any, name: str, num_classes: int | None = None) -> np.ndarray:
+    """``y`` as a 1-d array of class labels: integers (stored as integers or as integral floats) in
+    ``0 .. num_classes - 1`` (or ``>= 0`` when ``num_classes`` is None).
+
+    Floats are allowed because an IDX file or a user may store labels as ``3.0``; nan or ``3.7`` is refused,
+    since a comparison with nan is always false and would let it through the range check.
+    """
+    arr = np.asarray(y)
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must hold integer class labels, got dtype {arr.dtype}")
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-d, got shape {arr.shape}")
+    if arr.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(arr) | (arr != np.round(arr)))
+        if bad.size:
+            raise ValueError(
+                f"{name} must hold integer class labels; {bad.size} entries are not, e.g. entry {bad[0]} = "
+                f"{arr[bad[0]]!r}"
+            )
+    high = "" if num_classes is None else str(num_classes - 1)
+    if arr.size and (arr.min() < 0 or (num_classes is not None and arr.max() >= num_classes)):
+        raise ValueError(f"{name}: labels must lie in 0..{high}, got range {arr.min()}..{arr.max()}")
+    return arr
+
+
+def _check_samples(a: Any, name: str) -> Any:
+    """``a`` with one row per sample: numpy arrays and tensors pass unchanged, sequences become arrays."""
+    if not hasattr(a, "shape"):
+        if a is None or isinstance(a, (str, bytes)):
+            raise TypeError(f"{name} must be an array with one row per sample, got {describe(a)}")
+        try:
+            a = np.asarray(a)
+        except ValueError as err:
+            raise ValueError(f"{name} must be a regular array: {err}") from None
+    if len(a.shape) == 0:
+        raise ValueError(f"{name} must have one row per sample, got a scalar")
+    return a
+
+
 def load_digits_split(n_train: int = 1000, seed: int = 0):
     """Split scikit-learn's digits (1797 images, 64 pixels) into train and test sets.
 
@@ -85,13 +129,21 @@ def load_digits_split(n_train: int = 1000, seed: int = 0):
     -------
     X_train, y_train, X_test, y_test : numpy arrays
         Images as float32 of shape (n, 64), labels as int64 of shape (n,).
+
+    Raises
+    ------
+    TypeError
+        If ``n_train`` or ``seed`` is not an integer (a string, a bool, ``None``).
+    ValueError
+        If ``n_train`` is out of range, fractional, or ``seed`` is negative.
     """
     from sklearn.datasets import load_digits
 
+    n_train = check_int_at_least(n_train, 1, "n_train")
+    seed = check_int_at_least(seed, 0, "seed")
     digits = load_digits()
     X = (digits.data / 16.0).astype(np.float32)
     y = digits.target.astype(np.int64)
-    n_train = check_int_at_least(n_train, 1, "n_train")
     if n_train >= len(y):
         raise ValueError(f"n_train must be < {len(y)} (the size of the digits set), got {n_train}")
     perm = np.random.default_rng(seed).permutation(len(y))
@@ -101,6 +153,10 @@ def load_digits_split(n_train: int = 1000, seed: int = 0):
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read one IDX file (plain, or gzip-compressed if the name ends in ``.gz``).
+
+    The header is read and checked first, then exactly the number of bytes it declares, streamed in chunks:
+    a small (or compressed) file that declares a small array is never decompressed in full, and one that
+    declares a huge array costs no more memory than the data it really holds.
 
     Parameters
     ----------
@@ -115,40 +171,74 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
     Raises
     ------
+    TypeError
+        If ``path`` is not a path (a ``str`` or ``os.PathLike``).
     ValueError
-        Wrong magic number (first two bytes not zero, unknown type code, zero dimensions),
-        truncated header or data, or trailing bytes after the data.
+        Naming the file: wrong magic number (first two bytes not zero, unknown type code, zero dimensions),
+        truncated header or data, trailing bytes after the data, or a ``.gz`` file that is not gzip data, is
+        truncated or is corrupt (bad CRC).
+    OSError
+        If the file cannot be opened (e.g. ``FileNotFoundError``).
 
     Examples
     --------
     >>> read_idx("train-labels-idx1-ubyte").shape  # doctest: +SKIP
     (60000,)
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {describe(path)}")
     p = pathlib.Path(path)
-    opener = gzip.open if p.suffix == ".gz" else open
-    with opener(p, "rb") as fh:
-        raw = fh.read()
-    if len(raw) < 4:
-        raise ValueError(f"{p}: truncated IDX header ({len(raw)} bytes, need at least 4)")
-    zero0, zero1, code, ndim = raw[0], raw[1], raw[2], raw[3]
-    magic = int.from_bytes(raw[:4], "big")
+    compressed = p.suffix == ".gz"
+    with (gzip.open if compressed else open)(p, "rb") as fh:
+        try:
+            return _read_idx_stream(fh, p)
+        except (gzip.BadGzipFile, EOFError, zlib.error) as err:
+            # what gzip raises on data that is not gzip, ends early, or fails its CRC or length check
+            raise ValueError(f"{p}: not a valid gzip file ({type(err).__name__}: {err})") from err
+
+
+def _read_exactly(fh: BinaryIO, n: int) -> bytearray:
+    """Up to ``n`` bytes of ``fh`` (fewer only at the end of the file), read in chunks.
+
+    Chunks, because ``fh.read(n)`` allocates ``n`` bytes before reading, whatever the file holds.
+    """
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = fh.read(min(_CHUNK, n - len(buf)))
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+def _read_idx_stream(fh: BinaryIO, p: pathlib.Path) -> np.ndarray:
+    head = _read_exactly(fh, 4)
+    if len(head) < 4:
+        raise ValueError(f"{p}: truncated IDX header ({len(head)} bytes, need at least 4)")
+    zero0, zero1, code, ndim = head
     if zero0 != 0 or zero1 != 0 or code not in _IDX_DTYPES or ndim == 0:
+        hint = " (the file looks gzip-compressed: name it *.gz)" if head[:2] == b"\x1f\x8b" else ""
         raise ValueError(
-            f"{p}: wrong IDX magic number 0x{magic:08X} (expected 0x0000TTDD with a type code "
-            f"TT in {sorted(hex(c) for c in _IDX_DTYPES)} and DD >= 1 dimensions)"
+            f"{p}: wrong IDX magic number 0x{int.from_bytes(head, 'big'):08X} (expected 0x0000TTDD with a type "
+            f"code TT in {sorted(hex(c) for c in _IDX_DTYPES)} and DD >= 1 dimensions){hint}"
         )
     header_len = 4 + 4 * ndim
-    if len(raw) < header_len:
-        raise ValueError(f"{p}: truncated IDX header: {ndim} dimensions need {header_len} bytes, got {len(raw)}")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    sizes = _read_exactly(fh, 4 * ndim)
+    if len(sizes) < 4 * ndim:
+        raise ValueError(
+            f"{p}: truncated IDX header: {ndim} dimensions need {header_len} bytes, got {4 + len(sizes)}"
+        )
+    shape = tuple(int.from_bytes(sizes[4 * i: 4 * i + 4], "big") for i in range(ndim))
     dtype = _IDX_DTYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    got = len(raw) - header_len
-    if got < expected:
-        raise ValueError(f"{p}: truncated IDX data: shape {shape} needs {expected} bytes, got {got}")
-    if got > expected:
-        raise ValueError(f"{p}: {got - expected} unexpected trailing bytes after IDX data of shape {shape}")
-    arr = np.frombuffer(raw, dtype=dtype, offset=header_len).reshape(shape)
+    expected = math.prod(shape) * dtype.itemsize  # Python integers: 4 sizes below 2^32 cannot overflow
+    data = _read_exactly(fh, expected)
+    if len(data) < expected:
+        raise ValueError(f"{p}: truncated IDX data: shape {shape} needs {expected} bytes, got {len(data)}")
+    # Reading past the end also makes gzip check the stream's CRC and length; a byte more is an error,
+    # and we do not decompress the rest to count it.
+    if fh.read(1):
+        raise ValueError(f"{p}: unexpected trailing bytes after IDX data of shape {shape}")
+    arr = np.frombuffer(data, dtype=dtype).reshape(shape)
     return arr.astype(dtype.newbyteorder("="))
 
 
@@ -168,8 +258,7 @@ def _read_pair(folder: pathlib.Path, images: str, labels: str) -> tuple[np.ndarr
         raise ValueError(f"{labels}: expected a 1-d label array, got shape {y.shape}")
     if X.shape[0] != y.shape[0]:
         raise ValueError(f"{images} holds {X.shape[0]} images but {labels} holds {y.shape[0]} labels")
-    if y.size and (y.min() < 0 or y.max() > 9):
-        raise ValueError(f"{labels}: labels must lie in 0..9, got range {y.min()}..{y.max()}")
+    y = _check_labels(y, labels, num_classes=10)
     Xf = X.reshape(X.shape[0], -1).astype(np.float32)
     # uint8 images are scaled to [0, 1]; other element types are taken as already scaled
     if X.dtype == np.uint8:
@@ -201,20 +290,26 @@ def load_mnist(
 
     Raises
     ------
+    TypeError
+        ``folder`` is not a path, or ``n_train``/``seed`` is not an integer (a string, a bool, ``None``).
     ValueError
         No folder given or set, a missing or malformed file (see :func:`read_idx`),
-        image/label count mismatch, or ``n_train`` larger than the training file.
+        image/label count mismatch, labels that are not integers in 0..9 (nan, ``3.7``, ``10``),
+        ``n_train`` larger than the training file, or a negative ``seed``.
     """
+    n_train = check_int_at_least(n_train, 1, "n_train")
+    seed = check_int_at_least(seed, 0, "seed")
     if folder is None:
         folder = os.environ.get(MNIST_ENV_VAR)
         if not folder:
             raise ValueError(f"no MNIST folder given and the environment variable {MNIST_ENV_VAR} is not set")
+    if not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"folder must be a str or os.PathLike, got {describe(folder)}")
     root = pathlib.Path(folder)
     if not root.is_dir():
         raise ValueError(f"MNIST folder {str(root)!r} does not exist")
     X_all, y_all = _read_pair(root, _MNIST_FILES["train_images"], _MNIST_FILES["train_labels"])
     X_test, y_test = _read_pair(root, _MNIST_FILES["test_images"], _MNIST_FILES["test_labels"])
-    n_train = check_int_at_least(n_train, 1, "n_train")
     if n_train > len(y_all):
         raise ValueError(f"n_train must be <= {len(y_all)} (the MNIST training file), got {n_train}")
     idx = np.random.default_rng(seed).permutation(len(y_all))[:n_train]
@@ -240,7 +335,14 @@ def load_dataset(name: str = "digits", n_train: int = 1000, seed: int = 0) -> Da
     Returns
     -------
     Dataset
+
+    Raises
+    ------
+    TypeError, ValueError
+        An unknown ``name``, or as the loader raises.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be 'digits', 'mnist' or 'auto', got {describe(name)}")
     if name == "auto":
         name = "mnist" if os.environ.get(MNIST_ENV_VAR) else "digits"
     if name == "mnist":
@@ -258,11 +360,33 @@ def load_dataset(name: str = "digits", n_train: int = 1000, seed: int = 0) -> Da
 def train_validation_split(X: np.ndarray, y: np.ndarray, n_val: int, seed: int = 0):
     """Hold out ``n_val`` seeded random samples of a training set for validation.
 
+    Parameters
+    ----------
+    X : array, shape (n, ...)
+        Inputs, one row per sample (numpy arrays and tensors are indexed as they are).
+    y : array of int, shape (n,)
+        Class labels: integers >= 0 (integral floats are accepted).
+    n_val : int
+        Number of held-out samples, ``1 <= n_val < n``.
+    seed : int
+        Seed of the permutation.
+
     Returns
     -------
-    X_fit, y_fit, X_val, y_val : numpy arrays
+    X_fit, y_fit, X_val, y_val : arrays of the input types
+
+    Raises
+    ------
+    TypeError
+        If ``X`` or ``y`` is not an array, ``y`` does not hold numbers, or ``n_val``/``seed`` is not an integer.
+    ValueError
+        If the lengths differ, a label is negative, nan or fractional, or ``n_val``/``seed`` is out of range.
     """
     n_val = check_int_at_least(n_val, 1, "n_val")
+    seed = check_int_at_least(seed, 0, "seed")
+    X = _check_samples(X, "X")
+    y = _check_samples(y, "y")
+    _check_labels(np.asarray(y), "y")  # checked on a numpy view; the split returns y's own type
     if len(X) != len(y):
         raise ValueError(f"X holds {len(X)} samples but y holds {len(y)}")
     if n_val >= len(y):
@@ -289,16 +413,25 @@ def flip_labels(y: np.ndarray, fraction: float, num_classes: int = 10, seed: int
         Number of classes (>= 2).
     seed : int
         Seed of the choice of samples and of the wrong classes.
+
+    Returns
+    -------
+    numpy.ndarray
+        The noisy labels, with the dtype of ``y``.
+
+    Raises
+    ------
+    TypeError
+        If ``y`` does not hold numbers or an argument has the wrong type (a string, a bool, ``None``).
+    ValueError
+        If a label is nan, fractional or outside ``0 .. num_classes - 1``, or ``fraction`` is outside [0, 1].
     """
     frac = check_nonnegative(fraction, "fraction")
     if frac > 1:
         raise ValueError(f"fraction must lie in [0, 1], got {fraction!r}")
     num_classes = check_int_at_least(num_classes, 2, "num_classes")
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"y must be 1-d, got shape {y.shape}")
-    if y.size and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"labels must lie in 0..{num_classes - 1}, got range {y.min()}..{y.max()}")
+    seed = check_int_at_least(seed, 0, "seed")
+    y = _check_labels(y, "y", num_classes)
     rng = np.random.default_rng(seed)
     n_flip = int(round(frac * len(y)))
     idx = rng.choice(len(y), size=n_flip, replace=False)

@@ -30,7 +30,9 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, jvp, vjp, vmap
 
-from ._validation import check_int_at_least, check_nonnegative, check_positive
+from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, LinearOperator, eigsh
+
+from ._validation import check_finite_array, check_int_at_least, check_nonnegative, check_positive, describe
 
 __all__ = [
     "hvp",
@@ -53,6 +55,9 @@ class EigResult(NamedTuple):
     eigenvalue: float
     eigenvector: torch.Tensor  # unit norm, shape (d,)
     num_hvp: int  # Hessian-vector products used
+    # False when the iteration stopped at its cap, or stopped on its tolerance with a residual that
+    # shows the vector is not an eigenvector (see lambda_max_power); Lanczos raises instead
+    converged: bool = True
 
 
 class TraceResult(NamedTuple):
@@ -67,39 +72,41 @@ class TraceResult(NamedTuple):
 
 def _check_f(f: Any) -> Callable[[torch.Tensor], torch.Tensor]:
     if not callable(f):
-        raise ValueError(f"f must be a callable f(theta) -> scalar tensor, got {f!r}")
+        raise TypeError(f"f must be a callable f(theta) -> scalar tensor, got {describe(f)}")
 
     def scalar_f(theta: torch.Tensor) -> torch.Tensor:
         out = f(theta)
-        if not isinstance(out, torch.Tensor) or out.ndim != 0:
-            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise ValueError(f"f(theta) must return a 0-d tensor, got {shape}")
+        if not isinstance(out, torch.Tensor):
+            raise TypeError(f"f(theta) must return a 0-d tensor, got {type(out).__name__}")
+        if out.ndim != 0:
+            raise ValueError(f"f(theta) must return a 0-d tensor, got shape {tuple(out.shape)}")
         return out
 
     return scalar_f
 
 
+def _as_tensor(x: Any, name: str) -> torch.Tensor:
+    """A tensor as it is, anything else through the shared array check (float64, finite, real numbers)."""
+    if isinstance(x, torch.Tensor):
+        return x
+    return torch.as_tensor(check_finite_array(x, name))
+
+
 def _check_theta(theta: Any, name: str = "theta") -> torch.Tensor:
-    if not isinstance(theta, torch.Tensor):
-        try:
-            theta = torch.as_tensor(np.asarray(theta, dtype=np.float64))
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a 1-d float tensor, got {theta!r}") from None
+    theta = _as_tensor(theta, name)
+    if not theta.is_floating_point():
+        raise TypeError(f"{name} must have a floating dtype, got {theta.dtype}")
     if theta.ndim != 1 or theta.numel() == 0:
         raise ValueError(f"{name} must be a non-empty 1-d tensor, got shape {tuple(theta.shape)}")
-    if not theta.is_floating_point():
-        raise ValueError(f"{name} must have a floating dtype, got {theta.dtype}")
     if not bool(torch.isfinite(theta).all()):
         raise ValueError(f"{name} contains non-finite values (nan or inf)")
     return theta.detach()
 
 
 def _check_vector(v: Any, theta: torch.Tensor, name: str = "v") -> torch.Tensor:
-    if not isinstance(v, torch.Tensor):
-        try:
-            v = torch.as_tensor(np.asarray(v, dtype=np.float64))
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a tensor shaped like theta, got {v!r}") from None
+    v = _as_tensor(v, name)
+    if v.dtype == torch.bool or v.is_complex():
+        raise TypeError(f"{name} must hold real numbers, got dtype {v.dtype}")
     if v.shape[-1:] != theta.shape or v.ndim not in (1, 2):
         raise ValueError(
             f"{name} must have shape {tuple(theta.shape)} (or (k, {theta.numel()})), "
@@ -111,9 +118,18 @@ def _check_vector(v: Any, theta: torch.Tensor, name: str = "v") -> torch.Tensor:
 
 
 def _check_mode(mode: str) -> str:
-    if mode not in _MODES:
-        raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+    if not isinstance(mode, str) or mode not in _MODES:
+        raise ValueError(f"mode must be one of {_MODES}, got {describe(mode)}")
     return mode
+
+
+def _check_product(Hv: torch.Tensor) -> torch.Tensor:
+    # f may be finite at theta while its second derivatives are not (|x|^1.5 at 0, exp overflow):
+    # a nan here would otherwise come back as a nan eigenvalue or trace
+    if not bool(torch.isfinite(Hv).all()):
+        raise ValueError("the Hessian-vector product H(theta) v is not finite: f is not twice differentiable "
+                         "at theta, or its second derivatives overflow theta's dtype")
+    return Hv
 
 
 def _check_seed(seed: Any) -> int:
@@ -144,9 +160,13 @@ def hvp(f: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor, v: torch
 
     Raises
     ------
+    TypeError
+        If ``f`` is not callable or does not return a tensor, ``theta`` is not a floating tensor
+        (or an array of real numbers), or ``v`` does not hold real numbers.
     ValueError
-        If ``f`` is not callable or returns a non-scalar, ``theta`` is not a finite non-empty
-        1-d float tensor, ``v`` has the wrong shape or non-finite entries, or ``mode`` is unknown.
+        If ``f`` returns a non-scalar tensor, ``theta`` is not a finite non-empty 1-d tensor, ``v``
+        has the wrong shape or non-finite entries, ``mode`` is unknown, or :math:`Hv` is not finite
+        (``f`` not twice differentiable at ``theta``, or overflow).
 
     Examples
     --------
@@ -185,7 +205,7 @@ def hvp_operator(f: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor,
 
     def apply(v: torch.Tensor) -> torch.Tensor:
         v = _check_vector(v, theta)
-        return single(v) if v.ndim == 1 else batched(v)
+        return _check_product(single(v) if v.ndim == 1 else batched(v))
 
     return apply
 
@@ -221,16 +241,20 @@ def model_loss_fn(model: nn.Module, loss_fn: Callable[..., torch.Tensor], X: tor
 
     Raises
     ------
+    TypeError
+        If ``model`` is not a ``torch.nn.Module``, ``loss_fn`` is not callable, ``X``/``y`` are
+        not tensors, or ``dtype`` is not a floating torch dtype.
     ValueError
-        If ``model`` is not a ``torch.nn.Module`` or has no trainable parameters, ``loss_fn``
-        is not callable, or ``X``/``y`` are not tensors.
+        If ``model`` has no trainable parameters.
     """
     if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not callable(loss_fn):
-        raise ValueError(f"loss_fn must be callable, got {loss_fn!r}")
+        raise TypeError(f"loss_fn must be callable, got {describe(loss_fn)}")
     if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
-        raise ValueError(f"X and y must be tensors, got {type(X).__name__} and {type(y).__name__}")
+        raise TypeError(f"X and y must be tensors, got {type(X).__name__} and {type(y).__name__}")
+    if dtype is not None and (not isinstance(dtype, torch.dtype) or not dtype.is_floating_point):
+        raise TypeError(f"dtype must be a floating torch dtype such as torch.float64, got {describe(dtype)}")
     if dtype is not None:
         model = copy.deepcopy(model).to(dtype)
         X = X.to(dtype) if X.is_floating_point() else X
@@ -266,10 +290,15 @@ def hessian_dense(f: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor
     Returns
     -------
     tensor, shape (d, d)
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`hvp` for ``f`` and ``theta``; ValueError if the Hessian is not finite.
     """
     f = _check_f(f)
     theta = _check_theta(theta)
-    H = torch.func.hessian(f)(theta)
+    H = _check_product(torch.func.hessian(f)(theta))
     return 0.5 * (H + H.T)
 
 
@@ -306,26 +335,41 @@ def lambda_max(f: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor, t
     Returns
     -------
     EigResult
-        ``(eigenvalue, eigenvector, num_hvp)``; the eigenvector has unit norm and ``num_hvp``
-        is the number of ``matvec`` calls.
+        ``(eigenvalue, eigenvector, num_hvp, converged)``; the eigenvector has unit norm,
+        ``num_hvp`` is the number of ``matvec`` calls and ``converged`` is True (ARPACK raises when
+        it does not converge).  A zero Hessian (``f`` linear near ``theta``) has
+        :math:`\\lambda_{\\max} = 0`: the result is ``0.0`` with the unit start vector, where ARPACK
+        itself would stop with error -9 ("starting vector is zero").
 
     Raises
     ------
+    TypeError
+        ``f`` not callable, ``theta`` not a float tensor or array of real numbers, ``tol``,
+        ``seed``, ``maxiter`` or ``ncv`` of the wrong type (a string, a bool, ``None``).
     ValueError
-        Bad ``f``, ``theta``, ``mode``, negative or non-finite ``tol``, negative ``seed``, or
-        ``maxiter``/``ncv`` below 1.
-    """
-    from scipy.sparse.linalg import LinearOperator, eigsh
+        Bad ``theta`` shape or values, unknown ``mode``, negative or non-finite ``tol``, negative
+        ``seed``, ``maxiter`` below 1, ``ncv`` below 2, or a Hessian that is not finite.
+    scipy.sparse.linalg.ArpackNoConvergence
+        If ARPACK does not converge within ``maxiter`` restarts.
 
+    Examples
+    --------
+    >>> import torch
+    >>> f = lambda x: 0.5 * (torch.tensor([3.0, 1.0, -4.0], dtype=torch.float64) * x * x).sum()
+    >>> round(lambda_max(f, torch.zeros(3, dtype=torch.float64)).eigenvalue, 6)
+    3.0
+    >>> lambda_max(lambda x: x.sum(), torch.ones(5)).eigenvalue
+    0.0
+    """
     tol = check_nonnegative(tol, "tol")
     seed = _check_seed(seed)
     if maxiter is not None:
         maxiter = check_int_at_least(maxiter, 1, "maxiter")
+    if ncv is not None:
+        ncv = check_int_at_least(ncv, 2, "ncv")
     op = hvp_operator(f, theta, mode=mode)
     theta = _check_theta(theta)
     d = theta.numel()
-    if ncv is not None:
-        ncv = check_int_at_least(ncv, 2, "ncv")
     count = 0
 
     def matvec(x: np.ndarray) -> np.ndarray:
@@ -343,32 +387,106 @@ def lambda_max(f: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor, t
 
     v0 = np.random.default_rng(seed).standard_normal(d)
     A = LinearOperator((d, d), matvec=matvec, dtype=np.float64)
-    w, V = eigsh(A, k=1, which="LA", tol=tol, v0=v0, maxiter=maxiter, ncv=ncv)
+    try:
+        w, V = eigsh(A, k=1, which="LA", tol=tol, v0=v0, maxiter=maxiter, ncv=ncv)
+    except ArpackError as err:
+        # A zero H makes ARPACK stop with error -9 ("starting vector is zero": H v0 = 0 left nothing to
+        # expand). For a seeded Gaussian v0, H v0 = 0 happens (with probability 1) only for H = 0; one product
+        # confirms it. Other ARPACK errors, and ArpackNoConvergence, pass on unchanged.
+        if isinstance(err, ArpackNoConvergence) or np.any(matvec(v0)):
+            raise
+        vec = _unit(v0)
+        return EigResult(0.0, torch.as_tensor(vec, dtype=theta.dtype, device=theta.device), count)
     vec = _unit(V[:, 0])
     return EigResult(float(w[0]), torch.as_tensor(vec, dtype=theta.dtype, device=theta.device), count)
 
 
+def _power_iteration(op: Callable[[torch.Tensor], torch.Tensor], v: torch.Tensor, tol: float,
+                     max_iter: int, shift: float = 0.0) -> EigResult:
+    """PyHessian's power iteration on :math:`H - \\text{shift}\\,I` from the unit vector ``v``.
+
+    ``converged`` is True when the tolerance rule stopped the loop and the last residual
+    :math:`r = Hv - \\lambda v` satisfies :math:`\\lVert r\\rVert \\le \\sqrt{\\rm tol}\\,\\lVert Hv\\rVert`.
+    Why the square root: for symmetric :math:`H` the Rayleigh quotient is within
+    :math:`\\lVert r\\rVert^2/\\delta` of an eigenvalue, :math:`\\delta` the gap to the rest of the spectrum
+    (the Kato-Temple inequality, Kato 1949), so this residual means a relative
+    error of about ``tol`` when the gap is comparable to :math:`|\\lambda|`.  The tolerance rule alone is fooled
+    by a slowly rotating vector: on the spectrum (2, ..., -1.9) the quotient crawls and the rule stops on a
+    mixture of two eigenvectors.
+    """
+    eig = None
+    count = 0
+    stopped = False
+    v_prev, Hv = v, None
+    for _ in range(max_iter):
+        Hv = op(v)
+        if shift != 0.0:
+            Hv = Hv - shift * v
+        count += 1
+        new = float(torch.dot(Hv, v))
+        norm = torch.linalg.vector_norm(Hv)
+        if float(norm) == 0.0:  # v in the null space: eigenvalue 0, exactly
+            eig = 0.0
+            return EigResult(eig, v, count, True)
+        v_prev, v = v, Hv / norm
+        if eig is not None and abs(new - eig) / (abs(eig) + 1e-6) < tol:
+            eig = new
+            stopped = True
+            break
+        eig = new
+    residual = torch.linalg.vector_norm(Hv - eig * v_prev) / torch.linalg.vector_norm(Hv)
+    return EigResult(float(eig), v, count, stopped and float(residual) <= math.sqrt(tol))
+
+
 def lambda_max_power(f: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor, tol: float = 1e-3,
                      max_iter: int = 100, seed: int = 0, mode: str = "rev") -> EigResult:
-    """Dominant eigenvalue of :math:`H(\\theta)` by power iteration, as PyHessian does it.
+    """Largest eigenvalue of :math:`H(\\theta)` by power iteration, as PyHessian does it, shifted when needed.
 
     Following Yao et al. (2020), ``pyhessian/hessian.py``: start from a seeded unit normal
     vector :math:`v`; repeat :math:`\\lambda \\leftarrow v^\\top H v`,
     :math:`v \\leftarrow Hv/\\lVert Hv\\rVert` and stop when
     :math:`|\\lambda_{\\rm new}-\\lambda_{\\rm old}| / (|\\lambda_{\\rm old}|+10^{-6}) < {\\rm tol}`
-    or after ``max_iter`` products.  Note that this finds the eigenvalue of largest
-    *magnitude*, which is :math:`\\lambda_{\\max}` only when it dominates the most negative one, and
-    converges at rate :math:`|\\lambda_2/\\lambda_1|` (slow for clustered spectra).
+    or after ``max_iter`` products.  This finds the eigenvalue of largest *magnitude*
+    :math:`\\lambda_d`, and converges at rate :math:`|\\lambda_{d-1}/\\lambda_d|` (slow for clustered
+    spectra).  When that eigenvalue is negative it is :math:`\\lambda_{\\min}`, not
+    :math:`\\lambda_{\\max}`; we then run the iteration again, from the same start vector, on
+    :math:`H - \\lambda_d I`, whose eigenvalues :math:`\\lambda_i - \\lambda_d \\ge 0` have the largest one
+    at :math:`\\lambda_{\\max} - \\lambda_d` (the power method with a shift; Golub & Van Loan,
+    *Matrix Computations*), and return :math:`\\lambda_{\\max}`.  When the first eigenvalue is >= 0 the result is
+    PyHessian's, product for product.
+
+    Parameters
+    ----------
+    f, theta, mode : see :func:`hvp`
+    tol : float, default 1e-3
+        Relative change of :math:`\\lambda` that stops the iteration (> 0).
+    max_iter : int, default 100
+        Largest number of products of each of the (at most two) runs.
+    seed : int, default 0
+        Seed of the start vector.
 
     Returns
     -------
     EigResult
-        ``(eigenvalue, eigenvector, num_hvp)``.
+        ``(eigenvalue, eigenvector, num_hvp, converged)``.  ``num_hvp`` counts the products of both
+        runs.  ``converged`` is False when the (last) run hit ``max_iter``, or stopped on ``tol`` with
+        a residual :math:`\\lVert Hv - \\lambda v\\rVert > \\sqrt{\\rm tol}\\,\\lVert Hv\\rVert` (see
+        ``_power_iteration``): then :math:`v` is not yet an eigenvector and :math:`\\lambda` not yet
+        an eigenvalue; use :func:`lambda_max`.
 
     Raises
     ------
-    ValueError
-        Bad ``f``, ``theta``, ``mode``, ``tol <= 0``, ``max_iter < 1`` or negative ``seed``.
+    TypeError, ValueError
+        Bad ``f``, ``theta``, ``mode``, ``tol <= 0``, ``max_iter < 1`` or negative ``seed``,
+        ValueError for a Hessian that is not finite.
+
+    Examples
+    --------
+    >>> import torch
+    >>> f = lambda x: 0.5 * (torch.tensor([3.0, 1.0, -4.0], dtype=torch.float64) * x * x).sum()
+    >>> res = lambda_max_power(f, torch.zeros(3, dtype=torch.float64), tol=1e-10, max_iter=1000)
+    >>> round(res.eigenvalue, 6), res.converged
+    (3.0, True)
     """
     tol = check_positive(tol, "tol")
     max_iter = check_int_at_least(max_iter, 1, "max_iter")
@@ -376,24 +494,13 @@ def lambda_max_power(f: Callable[[torch.Tensor], torch.Tensor], theta: torch.Ten
     op = hvp_operator(f, theta, mode=mode)
     theta = _check_theta(theta)
     rng = np.random.default_rng(seed)
-    v = torch.as_tensor(rng.standard_normal(theta.numel()), dtype=theta.dtype, device=theta.device)
-    v = _unit(v)
-    eig = None
-    count = 0
-    for _ in range(max_iter):
-        Hv = op(v)
-        count += 1
-        new = float(torch.dot(Hv, v))
-        norm = torch.linalg.vector_norm(Hv)
-        if float(norm) == 0.0:  # v in the null space: eigenvalue 0
-            eig = 0.0
-            break
-        v = Hv / norm
-        if eig is not None and abs(new - eig) / (abs(eig) + 1e-6) < tol:
-            eig = new
-            break
-        eig = new
-    return EigResult(float(eig), v, count)
+    v0 = _unit(torch.as_tensor(rng.standard_normal(theta.numel()), dtype=theta.dtype, device=theta.device))
+    first = _power_iteration(op, v0, tol, max_iter)
+    if first.eigenvalue >= 0.0:
+        return first
+    shifted = _power_iteration(op, v0, tol, max_iter, shift=first.eigenvalue)
+    return EigResult(shifted.eigenvalue + first.eigenvalue, shifted.eigenvector,
+                     first.num_hvp + shifted.num_hvp, shifted.converged)
 
 
 # -- trace -------------------------------------------------------------------------------------
@@ -425,8 +532,9 @@ def hessian_trace(f: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor
 
     Raises
     ------
-    ValueError
-        Bad ``f``, ``theta``, ``mode``, ``num_probes < 1``, ``batch_size < 1`` or negative ``seed``.
+    TypeError, ValueError
+        Bad ``f``, ``theta``, ``mode``, ``num_probes < 1``, ``batch_size < 1`` or negative ``seed``
+        (TypeError for the wrong kind of argument, see :func:`hvp`).
     """
     num_probes = check_int_at_least(num_probes, 1, "num_probes")
     batch_size = check_int_at_least(batch_size, 1, "batch_size")

@@ -91,6 +91,31 @@ def test_ascent_direction_torch_matches_numpy(p):
     assert not torch.any(ascent_direction(torch.zeros(4), 0.3, p))
 
 
+@pytest.mark.parametrize("p", P_VALUES)
+def test_ascent_direction_of_a_non_contiguous_tensor(p):
+    # issue 13, edge 4: p = 1 wrote through eps.view(-1), which a transposed tensor does not have
+    torch = pytest.importorskip("torch")
+    g = torch.tensor(np.random.default_rng(2).standard_normal((3, 4)), dtype=torch.float64).T
+    assert not g.is_contiguous()
+    eps = ascent_direction(g, 1.0, p)
+    assert eps.shape == (4, 3)
+    np.testing.assert_allclose(eps.numpy(), ascent_direction(g.numpy(), 1.0, p), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(eps.numpy(), ascent_direction(g.contiguous(), 1.0, p).numpy())
+    assert ascent_direction(g.numpy(), 1.0, p).shape == (4, 3)  # a transposed numpy array too
+
+
+@pytest.mark.parametrize("p", P_VALUES)
+def test_ascent_direction_promotes_integer_input_to_float(p):
+    # issue 13, edge 4: an integer tensor gave integer zeros (rho * 0.6 truncated), not a direction of norm rho
+    torch = pytest.importorskip("torch")
+    eps = ascent_direction(torch.tensor([3, 4]), 0.5, p)
+    assert eps.dtype == torch.get_default_dtype()
+    ref = ascent_direction(np.array([3.0, 4.0]), 0.5, p)
+    np.testing.assert_allclose(eps.double().numpy(), ref, rtol=1e-6)
+    assert float(np.linalg.norm(ref, ord=p)) == pytest.approx(0.5)
+    np.testing.assert_array_equal(ascent_direction(np.array([3, 4]), 0.5, p), ref)  # numpy ints: float64
+
+
 @settings(max_examples=50, deadline=None)
 @given(
     theta=arrays(np.float64, 3, elements=st.floats(-10, 10)),

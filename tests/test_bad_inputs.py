@@ -1,4 +1,8 @@
-"""Every public samlib function rejects bad input with a ValueError that names the bad value."""
+"""Every public samlib function rejects bad input with a ValueError or TypeError that names the bad argument.
+
+TypeError for the wrong kind of argument (None, a string, a bool, an array where a scalar belongs),
+ValueError for a bad value of the right kind (see samlib._validation).
+"""
 from __future__ import annotations
 
 import math
@@ -6,6 +10,7 @@ import math
 import numpy as np
 import pytest
 
+from samlib import _validation as V
 from samlib import landscapes as L
 from samlib.ascent import ascent_direction, gd_step, run_stochastic_trajectory, run_trajectory, sam_step
 from samlib.sharpness import sharpness_pga, sharpness_quadratic
@@ -33,13 +38,27 @@ def _pga(**kw):
     return sharpness_pga(**args)
 
 
-# (id, call, text the message must contain)
+# (id, call, text the message must contain[, exception type, ValueError if omitted])
 CASES = [
     # ascent_direction
     ("ascent-negative-rho", lambda: ascent_direction(GRAD, -0.1), "rho"),
     ("ascent-nan-rho", lambda: ascent_direction(GRAD, float("nan")), "rho"),
     ("ascent-inf-rho", lambda: ascent_direction(GRAD, math.inf), "rho"),
-    ("ascent-string-rho", lambda: ascent_direction(GRAD, "big"), "rho"),
+    ("ascent-string-rho", lambda: ascent_direction(GRAD, "big"), "rho", TypeError),
+    ("ascent-bool-rho", lambda: ascent_direction(GRAD, True), "rho", TypeError),
+    ("ascent-numpy-bool-rho", lambda: ascent_direction(GRAD, np.bool_(False)), "rho", TypeError),
+    ("ascent-array-rho", lambda: ascent_direction(GRAD, np.array([0.1, 0.2])), "rho", TypeError),
+    ("ascent-complex-rho", lambda: ascent_direction(GRAD, 1j), "rho", TypeError),
+    ("ascent-huge-int-rho", lambda: ascent_direction(GRAD, 10**400), "rho"),  # was OverflowError
+    ("ascent-string-p", lambda: ascent_direction(GRAD, 0.1, p="2"), "p", TypeError),  # was accepted as 2
+    ("ascent-huge-int-p", lambda: ascent_direction(GRAD, 0.1, p=10**400), "p"),
+    ("ascent-none-grad", lambda: ascent_direction(None, 0.1), "grad", TypeError),
+    ("ascent-string-grad", lambda: ascent_direction("12", 0.1), "grad", TypeError),
+    ("ascent-strings-grad", lambda: ascent_direction(["1", "x"], 0.1), "grad", TypeError),
+    ("ascent-bool-grad", lambda: ascent_direction(np.array([True, False]), 0.1), "grad", TypeError),
+    ("ascent-complex-grad", lambda: ascent_direction(np.array([1j, 1.0]), 0.1), "grad", TypeError),
+    ("ascent-ragged-grad", lambda: ascent_direction([[1.0], [1.0, 2.0]], 0.1), "grad"),
+    ("ascent-huge-int-grad", lambda: ascent_direction([10**400, 1], 0.1), "grad"),
     ("ascent-p-below-1", lambda: ascent_direction(GRAD, 0.1, p=0.5), "p"),
     ("ascent-p-nan", lambda: ascent_direction(GRAD, 0.1, p=float("nan")), "p"),
     ("ascent-nan-grad", lambda: ascent_direction(np.array([1.0, np.nan]), 0.1), "grad"),
@@ -54,11 +73,28 @@ CASES = [
     ("sam-grad-nan-at-perturbed-point",
      lambda: sam_step([1.0, 1.0], lambda x: x if x[0] == 1.0 else x * np.nan, 0.1, 0.05), "theta + epsilon"),
     ("gd-inf-eta", lambda: gd_step([1.0, 1.0], Q.grad, math.inf), "eta"),
+    ("gd-grad-f-not-callable", lambda: gd_step([1.0, 1.0], 3.0, 0.1), "grad_f", TypeError),
+    ("sam-grad-f-not-callable", lambda: sam_step([1.0, 1.0], None, 0.1, 0.05), "grad_f", TypeError),
+    ("sam-grad-f-returns-strings", lambda: sam_step([1.0, 1.0], lambda x: ["a", "b"], 0.1, 0.05), "grad_f",
+     TypeError),
+    ("sam-bool-theta", lambda: sam_step([True, False], Q.grad, 0.1, 0.05), "theta", TypeError),
     ("gd-grad-wrong-shape", lambda: gd_step([1.0, 1.0], lambda x: np.ones((2, 1)), 0.1), "shape"),
     # trajectories
     ("traj-negative-steps", lambda: _traj(num_steps=-1), "num_steps"),
     ("traj-fractional-steps", lambda: _traj(num_steps=2.5), "num_steps"),
-    ("traj-bool-steps", lambda: _traj(num_steps=True), "num_steps"),
+    ("traj-bool-steps", lambda: _traj(num_steps=True), "num_steps", TypeError),
+    ("traj-none-steps", lambda: _traj(num_steps=None), "num_steps", TypeError),  # was TypeError without the name
+    ("traj-string-steps", lambda: _traj(num_steps="3"), "num_steps", TypeError),  # was accepted as 3
+    ("traj-huge-steps", lambda: _traj(num_steps=2**64), "num_steps"),
+    ("traj-inf-steps", lambda: _traj(num_steps=math.inf), "num_steps"),
+    ("traj-none-eta", lambda: _traj(eta=None), "eta", TypeError),
+    ("traj-numpy-bool-rho", lambda: _traj(rho=np.bool_(True)), "rho", TypeError),
+    ("traj-schedule-returns-string", lambda: _traj(eta=lambda t: "0.1"), "eta(t=0)", TypeError),
+    ("traj-f-not-callable", lambda: _traj(f=3.0), "f", TypeError),
+    ("traj-f-returns-string", lambda: _traj(f=lambda x: "low"), "f(theta)", TypeError),
+    ("traj-grad-f-not-callable", lambda: _traj(grad_f="Q.grad"), "grad_f", TypeError),
+    ("traj-method-array", lambda: _traj(method=np.array(["sam"])), "method"),
+    ("traj-string-theta0", lambda: _traj(theta0="1,1"), "theta0", TypeError),
     ("traj-bad-method", lambda: _traj(method="adam"), "method"),
     ("traj-negative-eta", lambda: _traj(eta=-1.0), "eta"),
     ("traj-schedule-goes-negative", lambda: _traj(eta=lambda t: 0.1 - 0.1 * t), "eta(t=2)"),
@@ -69,6 +105,11 @@ CASES = [
     ("traj-bad-on-nonfinite", lambda: _traj(on_nonfinite="ignore"), "on_nonfinite"),
     ("traj-diverges", lambda: _traj(eta=10.0, num_steps=2000), "diverged"),
     ("sto-negative-seed", lambda: _sto(seed=-1), "seed"),
+    ("sto-fractional-seed", lambda: _sto(seed=1.5), "seed"),  # was truncated to 1 by some callers
+    ("sto-string-seed", lambda: _sto(seed="0"), "seed", TypeError),
+    ("sto-huge-seed", lambda: _sto(seed=10**400), "seed"),
+    ("sto-oracle-not-callable", lambda: _sto(grad_oracle=None), "grad_oracle", TypeError),
+    ("sto-same-noise-string", lambda: _sto(same_noise="no"), "same_noise", TypeError),
     ("sto-negative-rho", lambda: _sto(rho=-0.5), "rho"),
     ("sto-oracle-wrong-shape", lambda: _sto(grad_oracle=lambda x, rng: np.ones(5)), "shape"),
     ("sto-bad-method", lambda: _sto(method="sgd"), "method"),
@@ -109,11 +150,62 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("call, match", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_raises_value_error_naming_it(call, match):
+def _expect(cases):
+    return [(c[1], c[2], c[3] if len(c) > 3 else ValueError) for c in cases]
+
+
+@pytest.mark.parametrize("call, match, error", _expect(CASES), ids=[c[0] for c in CASES])
+def test_bad_input_raises_an_error_naming_it(call, match, error):
     with np.errstate(all="ignore"):
-        with pytest.raises(ValueError, match=_escape(match)):
+        with pytest.raises(error, match=_escape(match)):
             call()
+
+
+# --- the shared validators themselves (issue 13, edge 8) -----------------------------------------
+
+VALIDATOR_CASES = [
+    ("int-none", lambda: V.check_int_at_least(None, 0, "num_steps"), "num_steps", TypeError),
+    ("int-string", lambda: V.check_int_at_least("3", 0, "num_steps"), "num_steps", TypeError),
+    ("int-bool", lambda: V.check_int_at_least(False, 0, "num_steps"), "num_steps", TypeError),
+    ("int-fractional", lambda: V.check_int_at_least(1.5, 0, "seed"), "seed"),
+    ("int-nan", lambda: V.check_int_at_least(math.nan, 0, "seed"), "seed"),
+    ("int-huge", lambda: V.check_int_at_least(10**5000, 0, "seed"), "about 10^5000"),  # no 4300-digit repr
+    ("int-above-maximum", lambda: V.check_int_at_least(11, 0, "k", maximum=10), "k"),
+    ("int-array", lambda: V.check_int_at_least(np.arange(3), 0, "k"), "k", TypeError),
+    ("nonneg-huge-int", lambda: V.check_nonnegative(10**400, "rho"), "rho"),
+    ("nonneg-string", lambda: V.check_nonnegative("1", "rho"), "rho", TypeError),
+    ("nonneg-bytes", lambda: V.check_nonnegative(b"1", "rho"), "rho", TypeError),
+    ("nonneg-list", lambda: V.check_nonnegative([0.1], "rho"), "rho", TypeError),
+    ("positive-torch-bool", lambda: V.check_positive(__import__("torch").tensor(True), "lr"), "lr", TypeError),
+    ("probability-one", lambda: V.check_probability(1.0, "delta"), "delta"),
+    ("p-none", lambda: V.check_p_norm(None), "p", TypeError),
+    ("array-object", lambda: V.check_finite_array([object()], "x"), "x", TypeError),
+    ("array-datetime", lambda: V.check_finite_array(np.array(["2020-01-01"], dtype="M8[D]"), "x"), "x",
+     TypeError),
+    ("array-torch-complex", lambda: V.check_finite_array(__import__("torch").ones(2, dtype=__import__("torch").cfloat),
+                                                         "x"), "x", TypeError),
+]
+
+
+@pytest.mark.parametrize("call, match, error", _expect(VALIDATOR_CASES), ids=[c[0] for c in VALIDATOR_CASES])
+def test_validators_name_the_argument(call, match, error):
+    with pytest.raises(error, match=_escape(match)):
+        call()
+
+
+def test_validators_accept_what_they_accepted_before():
+    torch = pytest.importorskip("torch")
+    assert V.check_nonnegative(np.float32(0.1), "rho") == float(np.float32(0.1))
+    assert V.check_nonnegative(torch.tensor(0.25, dtype=torch.float64), "rho") == 0.25
+    assert V.check_nonnegative(np.array(2.0), "rho") == 2.0
+    assert V.check_positive(3, "lr") == 3.0 and type(V.check_positive(3, "lr")) is float
+    assert V.check_int_at_least(np.int64(5), 0, "n") == 5
+    assert V.check_int_at_least(4.0, 0, "n") == 4 and V.check_int_at_least(1e3, 0, "n") == 1000
+    assert V.check_int_at_least(V.INT64_MAX, 0, "seed") == 2**63 - 1
+    assert V.check_p_norm(math.inf) == math.inf
+    arr = np.array([1.0, 2.0])
+    assert V.check_finite_array(arr, "x") is arr  # no copy of a float array
+    np.testing.assert_array_equal(V.check_finite_array([1, 2**70], "x"), [1.0, 2.0**70])
 
 
 def _escape(text: str) -> str:
@@ -160,14 +252,29 @@ TORCH_CASES = [
     ("hvp-nan-theta", lambda: _hessian_call("hvp", _f, torch.tensor([np.nan, 1.0]), torch.ones(2)), "theta"),
     ("hvp-f-not-scalar", lambda: _hessian_call("hvp", lambda t: t * 2, _theta(), torch.ones(2)), "f(theta)"),
     ("hessian-dense-matrix-theta", lambda: _hessian_call("hessian_dense", _f, torch.ones(2, 2)), "theta"),
-    ("hessian-dense-f-not-callable", lambda: _hessian_call("hessian_dense", 3.0, _theta()), "f"),
+    ("hessian-dense-f-not-callable", lambda: _hessian_call("hessian_dense", 3.0, _theta()), "f", TypeError),
+    ("hessian-dense-not-finite",
+     lambda: _hessian_call("hessian_dense", lambda t: (t.abs() ** 1.5).sum(), torch.zeros(2)), "not finite"),
+    ("hvp-bool-theta", lambda: _hessian_call("hvp", _f, [True, False], torch.ones(2)), "theta", TypeError),
+    ("hvp-string-v", lambda: _hessian_call("hvp", _f, _theta(), ["a", "b"]), "v", TypeError),
+    ("hvp-f-returns-float", lambda: _hessian_call("hvp", lambda t: 1.0, _theta(), torch.ones(2)), "f(theta)",
+     TypeError),
+    ("lambda-max-string-tol", lambda: _hessian_call("lambda_max", _f, _theta(), tol="1e-3"), "tol", TypeError),
+    ("lambda-max-fractional-ncv", lambda: _hessian_call("lambda_max", _f, _theta(), ncv=2.5), "ncv"),
+    ("lambda-max-power-bool-max-iter",
+     lambda: _hessian_call("lambda_max_power", _f, _theta(), max_iter=True), "max_iter", TypeError),
+    ("hessian-trace-huge-probes", lambda: _hessian_call("hessian_trace", _f, _theta(), num_probes=2**70),
+     "num_probes"),
+    ("model-loss-fn-bad-dtype",
+     lambda: _hessian_call("model_loss_fn", torch.nn.Linear(1, 1), torch.nn.functional.mse_loss,
+                           torch.zeros(2, 1), torch.zeros(2, 1), dtype="float64"), "dtype", TypeError),
     ("lambda-max-negative-seed", lambda: _hessian_call("lambda_max", _f, _theta(), seed=-1), "seed"),
     ("hessian-trace-zero-probes", lambda: _hessian_call("hessian_trace", _f, _theta(), num_probes=0), "num_probes"),
     ("hessian-trace-bad-mode", lambda: _hessian_call("hessian_trace", _f, _theta(), mode="sideways"), "mode"),
 ]
 
 
-@pytest.mark.parametrize("call, match", [c[1:] for c in TORCH_CASES], ids=[c[0] for c in TORCH_CASES])
-def test_torch_bad_input_raises_value_error_naming_it(call, match):
-    with pytest.raises(ValueError, match=_escape(match)):
+@pytest.mark.parametrize("call, match, error", _expect(TORCH_CASES), ids=[c[0] for c in TORCH_CASES])
+def test_torch_bad_input_raises_an_error_naming_it(call, match, error):
+    with pytest.raises(error, match=_escape(match)):
         call()

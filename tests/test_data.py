@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -98,6 +99,76 @@ def test_read_idx_truncated_and_trailing(tmp_path):
         read_idx(p)
 
 
+def test_read_idx_gz_reads_the_header_before_the_data(tmp_path):
+    # issue 13, edge 3: a small .gz declaring 1 byte but holding 30 MB was decompressed whole first
+    p = tmp_path / "bomb.gz"
+    with gzip.open(p, "wb", compresslevel=9) as fh:
+        fh.write(bytes([0, 0, 0x08, 1]) + struct.pack(">I", 1) + b"\x07")
+        for _ in range(30):
+            fh.write(bytes(1 << 20))
+    assert p.stat().st_size < 100_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="trailing") as err:
+            read_idx(p)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(p) in str(err.value)
+    assert peak < 4 << 20, f"peak {peak / 2**20:.1f} MiB"
+
+
+def test_read_idx_declaring_a_huge_array_allocates_only_what_the_file_holds(tmp_path):
+    for gz in (False, True):
+        p = tmp_path / ("huge.gz" if gz else "huge")
+        head = bytes([0, 0, 0x0E, 3]) + struct.pack(">III", 2**32 - 1, 2**32 - 1, 2**32 - 1)
+        (gzip.open if gz else open)(p, "wb").write(head + bytes(80))
+        tracemalloc.start()
+        try:
+            with pytest.raises(ValueError, match="truncated IDX data"):
+                read_idx(p)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 4 << 20
+
+
+def _gz_bytes(tmp_path):
+    raw = write_idx(tmp_path / "plain", np.arange(600).reshape(20, 30) % 251)
+    return raw, gzip.compress(raw)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "crc", "length", "not-gzip", "empty", "deflate", "garbage-after"])
+def test_read_idx_damaged_gz_raises_value_error_naming_the_file(tmp_path, damage):
+    # issue 13, edge 3: these raised EOFError, BadGzipFile or zlib.error
+    raw, gz = _gz_bytes(tmp_path)
+    data = {
+        "truncated": gz[: len(gz) // 2],
+        "crc": gz[:-8] + bytes([gz[-8] ^ 0xFF]) + gz[-7:],
+        "length": gz[:-4] + bytes([gz[-4] ^ 0x01]) + gz[-3:],
+        "not-gzip": raw,
+        "empty": b"",
+        "deflate": gz[:10] + bytes([0xFF] * 20) + gz[30:],
+        "garbage-after": gz + b"PK\x03\x04",
+    }[damage]
+    p = tmp_path / "damaged-idx.gz"
+    p.write_bytes(data)
+    with pytest.raises(ValueError, match="damaged-idx.gz"):
+        read_idx(p)
+
+
+def test_read_idx_hints_at_a_gzip_file_without_the_suffix_and_checks_the_path_type(tmp_path):
+    _, gz = _gz_bytes(tmp_path)
+    p = tmp_path / "compressed"
+    p.write_bytes(gz)
+    with pytest.raises(ValueError, match="gzip-compressed"):
+        read_idx(p)
+    with pytest.raises(TypeError, match="path"):
+        read_idx(3)
+    with pytest.raises(FileNotFoundError):
+        read_idx(tmp_path / "missing")
+
+
 # --- MNIST from a folder ------------------------------------------------------------------
 def _fake_mnist(folder, n_train=20, n_test=7, n_test_labels=None, gz=False):
     rng = np.random.default_rng(0)
@@ -132,6 +203,28 @@ def test_load_mnist_errors(tmp_path, monkeypatch):
     _fake_mnist(tmp_path)
     with pytest.raises(ValueError, match="n_train"):
         load_mnist(tmp_path, n_train=21)
+    with pytest.raises(TypeError, match="folder"):
+        load_mnist(3.5)
+    with pytest.raises(ValueError, match="seed"):
+        load_mnist(tmp_path, seed=1.5)
+
+
+@pytest.mark.parametrize("labels", [[0, 1, np.nan, 3, 4, 5, 6], [0, 1, 3.7, 3, 4, 5, 6], [0, 1, 2, -1, 4, 5, 6]])
+@pytest.mark.parametrize("code", [0x0D, 0x0E])
+def test_load_mnist_rejects_labels_that_are_not_digits(tmp_path, labels, code):
+    # issue 13, edge 8: float labels nan and 3.7 passed silently
+    _fake_mnist(tmp_path)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.array(labels), code=code)
+    with pytest.raises(ValueError, match="t10k-labels-idx1-ubyte"):
+        load_mnist(tmp_path, n_train=5)
+
+
+def test_load_mnist_accepts_integral_float_labels(tmp_path):
+    _fake_mnist(tmp_path)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.array([0, 1, 2, 3, 4, 5, 9]), code=0x0D)
+    d = load_mnist(tmp_path, n_train=5)
+    assert d.y_test.dtype == np.int64
+    np.testing.assert_array_equal(d.y_test, [0, 1, 2, 3, 4, 5, 9])
 
 
 # --- validation split and label noise -----------------------------------------------------
@@ -144,6 +237,37 @@ def test_train_validation_split_partitions():
     np.testing.assert_array_equal(Xf[:, 0] / 2, yf)
     with pytest.raises(ValueError, match="n_val"):
         train_validation_split(X, y, 10)
+
+
+@pytest.mark.parametrize(
+    "kw, error, match",
+    [
+        (dict(y=np.array([0.0, 1.0, np.nan, 3.0])), ValueError, "y"),
+        (dict(y=np.array([0.0, 1.0, 3.7, 3.0])), ValueError, "y"),
+        (dict(y=np.array([0, 1, -2, 3])), ValueError, "y"),
+        (dict(y=np.array(["a", "b", "c", "d"])), TypeError, "y"),
+        (dict(y=np.array([True, False, True, False])), TypeError, "y"),
+        (dict(X=None), TypeError, "X"),
+        (dict(X=5.0), ValueError, "X"),
+        (dict(seed=1.5), ValueError, "seed"),
+        (dict(seed="0"), TypeError, "seed"),
+        (dict(n_val=None), TypeError, "n_val"),
+    ],
+)
+def test_train_validation_split_rejects_bad_input(kw, error, match):
+    args = dict(X=np.zeros((4, 2)), y=np.array([0, 1, 2, 3]), n_val=1, seed=0)
+    args.update(kw)
+    with pytest.raises(error, match=match):
+        train_validation_split(**args)
+
+
+def test_train_validation_split_keeps_the_input_types():
+    torch = pytest.importorskip("torch")
+    X, y = torch.arange(10.0).reshape(5, 2), torch.tensor([0, 1, 2, 3, 4])
+    Xf, yf, Xv, yv = train_validation_split(X, y, 2, seed=0)
+    assert isinstance(Xf, torch.Tensor) and isinstance(yv, torch.Tensor)
+    Xl, yl, _, _ = train_validation_split([[0.0], [1.0], [2.0]], [0, 1, 2], 1, seed=0)
+    np.testing.assert_array_equal(Xl[:, 0], yl)
 
 
 @settings(max_examples=40, deadline=None)
@@ -161,3 +285,28 @@ def test_flip_labels_rejects_bad_input():
         flip_labels(np.zeros(3, int), 1.5)
     with pytest.raises(ValueError, match="labels must lie"):
         flip_labels(np.array([0, 10]), 0.5)
+    # issue 13, edge 8: a nan label compared false with both ends of the range and passed
+    with pytest.raises(ValueError, match="integer class labels"):
+        flip_labels(np.array([0.0, np.nan, 2.0]), 0.5)
+    with pytest.raises(ValueError, match="integer class labels"):
+        flip_labels(np.array([0.0, 3.7, 2.0]), 0.5)
+    with pytest.raises(TypeError, match="y"):
+        flip_labels(["a", "b"], 0.5)
+    with pytest.raises(TypeError, match="fraction"):
+        flip_labels(np.zeros(3, int), True)
+    with pytest.raises(ValueError, match="seed"):
+        flip_labels(np.zeros(3, int), 0.5, seed=1.5)
+    with pytest.raises(ValueError, match="num_classes"):
+        flip_labels(np.zeros(3, int), 0.5, num_classes=2.5)
+    # integral floats stay accepted, and keep their dtype
+    z = flip_labels(np.array([0.0, 1.0, 2.0]), 1.0, num_classes=3, seed=0)
+    assert z.dtype == np.float64 and set(z.tolist()) <= {0.0, 1.0, 2.0}
+
+
+def test_digits_split_checks_the_seed():
+    with pytest.raises(ValueError, match="seed"):
+        load_digits_split(100, seed=-1)
+    with pytest.raises(TypeError, match="seed"):
+        load_digits_split(100, seed="0")
+    with pytest.raises(TypeError, match="name"):
+        load_dataset(None)

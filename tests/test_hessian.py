@@ -109,12 +109,60 @@ def test_lambda_max_lanczos_matches_dense(net):
     assert lambda_max(f, theta, tol=1e-10).num_hvp == res.num_hvp
 
 
-def test_lambda_max_is_the_largest_algebraic_and_power_the_largest_magnitude():
+def test_lambda_max_is_the_largest_algebraic_also_when_the_dominant_eigenvalue_is_negative():
     f, _ = quadratic([-5.0, 1.0, 2.0, 0.5, -0.1])
     theta = torch.zeros(5, dtype=DT)
     assert lambda_max(f, theta).eigenvalue == pytest.approx(2.0, rel=1e-8)
+    # plain power iteration finds the largest magnitude, -5; the shifted second run finds lambda_max
     power = lambda_max_power(f, theta, tol=1e-10, max_iter=500)
-    assert power.eigenvalue == pytest.approx(-5.0, rel=1e-6)
+    assert power.eigenvalue == pytest.approx(2.0, rel=1e-6) and power.converged
+    torch.testing.assert_close(hessian_dense(f, theta) @ power.eigenvector, 2.0 * power.eigenvector,
+                               rtol=0, atol=1e-4)
+    # a negative definite Hessian: lambda_max is the eigenvalue closest to 0
+    g, _ = quadratic([-5.0, -1.0, -2.0])
+    neg = lambda_max_power(g, torch.zeros(3, dtype=DT), tol=1e-10, max_iter=1000)
+    assert neg.eigenvalue == pytest.approx(-1.0, rel=1e-6) and neg.converged
+
+
+# Issue 13, edge 6: on this spectrum PyHessian's rule stopped after 6 products at -1.83 with no flag.
+SPECTRUM_2_TO_MINUS_1_9 = [2.0, 1.0, 0.0, -1.0, -1.9]
+
+
+def test_lambda_max_power_does_not_stop_on_the_negative_end_of_the_spectrum():
+    A = torch.diag(torch.tensor(SPECTRUM_2_TO_MINUS_1_9, dtype=DT))
+    res = lambda_max_power(lambda x: 0.5 * x @ A @ x, torch.zeros(5, dtype=DT), seed=2)
+    assert res.eigenvalue > 0 and abs(res.eigenvalue - 2.0) < 0.01 and res.converged
+
+
+def test_lambda_max_power_flags_a_stop_on_a_mixture_of_eigenvectors():
+    # 2 and -1.9 are close in magnitude: the quotient crawls, PyHessian's rule stops at 1.98 with
+    # v still a mixture, and the residual says so
+    A = torch.diag(torch.tensor([2.0, 1.0, 0.5, -1.9], dtype=DT))
+    res = lambda_max_power(lambda x: 0.5 * x @ A @ x, torch.zeros(4, dtype=DT), seed=0)
+    assert abs(res.eigenvalue - 2.0) > 0.01 and not res.converged
+    # a tighter tolerance gets there; at the rate 0.95 per product the rule still stops about 10 tol away,
+    # which the flag reports too
+    tight = lambda_max_power(lambda x: 0.5 * x @ A @ x, torch.zeros(4, dtype=DT), seed=0, tol=1e-9,
+                             max_iter=2000)
+    assert tight.eigenvalue == pytest.approx(2.0, rel=1e-7) and not tight.converged
+
+
+def test_zero_hessian_has_lambda_max_zero():
+    # issue 13, edge 6: ARPACK stopped with error -9 ("starting vector is zero")
+    for d in (5, 2):
+        res = lambda_max(lambda x: x.sum(), torch.ones(d))
+        assert res.eigenvalue == 0.0 and res.converged
+        assert float(res.eigenvector.norm()) == pytest.approx(1.0, rel=1e-6)
+    power = lambda_max_power(lambda x: 3.0 * x.sum(), torch.ones(5, dtype=DT))
+    assert power.eigenvalue == 0.0 and power.num_hvp == 1 and power.converged
+
+
+def test_lambda_max_keeps_other_arpack_errors():
+    from scipy.sparse.linalg import ArpackNoConvergence
+
+    f, _ = quadratic(list(np.linspace(1.0, 1.001, 30)))
+    with pytest.raises(ArpackNoConvergence):
+        lambda_max(f, torch.zeros(30, dtype=DT), tol=0.0, maxiter=1, ncv=3)
 
 
 @pytest.mark.parametrize("d", [1, 2])
@@ -134,8 +182,9 @@ def test_lambda_max_power_matches_dense_and_counts_products(net):
     loose = lambda_max_power(f, theta, tol=1e-3)
     assert loose.num_hvp < res.num_hvp
     assert abs(loose.eigenvalue - float(eig[-1])) / float(eig[-1]) < 0.05
+    assert res.converged and loose.converged
     capped = lambda_max_power(f, theta, tol=1e-12, max_iter=7)
-    assert capped.num_hvp == 7
+    assert capped.num_hvp == 7 and not capped.converged
 
 
 # -- trace -------------------------------------------------------------------------------------
@@ -173,10 +222,8 @@ def _q(x):
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: hvp("f", torch.zeros(3), torch.zeros(3)), "callable"),
         (lambda: hvp(_q, torch.zeros(2, 2), torch.zeros(2, 2)), "1-d"),
         (lambda: hvp(_q, torch.tensor([0.0, float("nan")]), torch.zeros(2)), "non-finite"),
-        (lambda: hvp(_q, torch.zeros(3, dtype=torch.int64), torch.zeros(3)), "floating"),
         (lambda: hvp(_q, torch.zeros(3), torch.zeros(4)), "shape"),
         (lambda: hvp(_q, torch.zeros(3), torch.tensor([1.0, float("inf"), 0.0])), "non-finite"),
         (lambda: hvp(_q, torch.zeros(3), torch.zeros(3), mode="central"), "mode"),
@@ -190,14 +237,30 @@ def _q(x):
         (lambda: hessian_trace(_q, torch.zeros(3), num_probes=0), "num_probes"),
         (lambda: hessian_trace(_q, torch.zeros(3), num_probes=2.5), "num_probes"),
         (lambda: hessian_trace(_q, torch.zeros(3), batch_size=0), "batch_size"),
-        (lambda: model_loss_fn("net", F.mse_loss, torch.zeros(2, 1), torch.zeros(2, 1)), "Module"),
-        (lambda: model_loss_fn(nn.Linear(1, 1), None, torch.zeros(2, 1), torch.zeros(2, 1)), "loss_fn"),
         (lambda: model_loss_fn(nn.ReLU(), F.mse_loss, torch.zeros(2, 1), torch.zeros(2, 1)),
          "trainable"),
+        (lambda: hvp(lambda x: (x.abs() ** 1.5).sum(), torch.zeros(3), torch.ones(3)), "not finite"),
+        (lambda: lambda_max(lambda x: (x.abs() ** 1.5).sum(), torch.zeros(4)), "not finite"),
     ],
 )
 def test_bad_inputs_raise_value_error(call, match):
     with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: hvp("f", torch.zeros(3), torch.zeros(3)), "callable"),
+        (lambda: hvp(_q, torch.zeros(3, dtype=torch.int64), torch.zeros(3)), "floating"),
+        (lambda: hvp(_q, torch.zeros(3), torch.zeros(3, dtype=torch.bool)), "v"),
+        (lambda: model_loss_fn("net", F.mse_loss, torch.zeros(2, 1), torch.zeros(2, 1)), "Module"),
+        (lambda: model_loss_fn(nn.Linear(1, 1), None, torch.zeros(2, 1), torch.zeros(2, 1)), "loss_fn"),
+        (lambda: model_loss_fn(nn.Linear(1, 1), F.mse_loss, [0.0, 1.0], torch.zeros(2, 1)), "tensors"),
+    ],
+)
+def test_wrong_kinds_raise_type_error(call, match):
+    with pytest.raises(TypeError, match=match):
         call()
 
 
