@@ -125,8 +125,9 @@ def _check_mode(mode: str) -> str:
 
 def _check_product(Hv: torch.Tensor) -> torch.Tensor:
     # f may be finite at theta while its second derivatives are not (|x|^1.5 at 0, exp overflow):
-    # a nan here would otherwise come back as a nan eigenvalue or trace
-    if not bool(torch.isfinite(Hv).all()):
+    # a nan here would otherwise come back as a nan eigenvalue or trace. A finite sum proves every entry
+    # finite (nan and inf propagate) with one reduction; only a non-finite sum needs the entrywise look.
+    if not math.isfinite(float(Hv.sum())) and not bool(torch.isfinite(Hv).all()):
         raise ValueError("the Hessian-vector product H(theta) v is not finite: f is not twice differentiable "
                          "at theta, or its second derivatives overflow theta's dtype")
     return Hv
