@@ -38,7 +38,7 @@ test: $(STAMP)
 	$(MAKE) browser
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests -q -n 2 --ignore=tests/browser
+	$(BIN)/python -m pytest tests samlib --doctest-modules -q -n 2 --ignore=tests/browser
 
 nbval: $(STAMP)
 	@nbs="$$($(BIN)/python tests/toc.py)"; \
