@@ -12,7 +12,8 @@ One module per concept:
 ``samlib.sam_gradient``    the exact gradient of the SAM objective, eq. (5) terms
 ``samlib.dynamics``        batched SAM/GD runs, fixed points and two-cycles
 ``samlib.implicit_bias``   the Wen-Ma-Li example of SAM's implicit bias
-``samlib.optim``           the ``SAM`` torch optimizer (and ASAM, BatchNorm handling)
+``samlib.optim``           the ``SAM`` torch optimizer (and ASAM)
+``samlib.batchnorm``       BatchNorm running statistics during SAM's second pass
 ``samlib.ssam``            sparse perturbations (SSAM-F, SSAM-D)
 ``samlib.hessian``         Hessian-vector products, lambda_max (Lanczos), trace
 ``samlib.bounds``          PAC-Bayes bounds (Theorem 1, Lemma 1, kl inverse)
@@ -51,9 +52,10 @@ _EXPORTS: dict[str, str] = {
     "SharpnessResult": "sharpness",
     # optim
     "SAM": "optim",
-    "bn_frozen": "optim",
-    "disable_running_stats": "optim",
-    "enable_running_stats": "optim",
+    # batchnorm
+    "bn_frozen": "batchnorm",
+    "disable_running_stats": "batchnorm",
+    "enable_running_stats": "batchnorm",
     # hessian
     "hvp": "hessian",
     "hvp_operator": "hessian",
@@ -109,6 +111,7 @@ _EXPORTS: dict[str, str] = {
     "ascent": "ascent",
     "sharpness": "sharpness",
     "optim": "optim",
+    "batchnorm": "batchnorm",
     "hessian": "hessian",
     "scale": "scale",
     "msharpness": "msharpness",
