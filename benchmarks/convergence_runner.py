@@ -32,7 +32,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     fn = tilted_pseudo_huber(args.dim, c=0.5)
-    kwargs = dict(eta0=0.5, rho0=0.2, sigma=1.0, num_steps=args.steps,
+    kwargs = dict(lr0=0.5, rho0=0.2, sigma=1.0, num_steps=args.steps,
                   replicates=args.replicates, seed=0)
     run_stochastic_sam(fn, 2.0, **{**kwargs, "num_steps": 1000})  # warm-up
     seconds, cpu_seconds = [], []

@@ -19,6 +19,7 @@ Three families of functions live here:
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,7 @@ from ._validation import (
     check_nonnegative,
     check_positive,
     check_probability,
+    check_real,
 )
 
 __all__ = [
@@ -54,6 +56,45 @@ def _check_n(n: int) -> int:
 
 def _check_k(k: int) -> int:
     return check_int_at_least(k, 1, "k")
+
+
+def _log_ratio(a: float, b: float) -> float:
+    """``log(a / b)`` for ``a, b > 0``, also where ``a / b`` overflows (``b`` tiny, e.g. ``delta = 1e-310``).
+
+    The quotient is used where it is finite and nonzero, so ordinary inputs give the same bits as the plain
+    formula; otherwise the difference of the logarithms, which is always representable.
+    """
+    ratio = a / b
+    if 0.0 < ratio < math.inf:
+        return math.log(ratio)
+    return math.log(a) - math.log(b)
+
+
+def _log1p_scaled_ratio(w_norm_sq: float, rho: float, factor_sq: float) -> float:
+    """``log(1 + w_norm_sq * factor_sq / rho**2)`` for every representable input.
+
+    ``rho**2`` underflows for ``rho < 1.5e-154`` (and is imprecise while subnormal) and the ratio overflows
+    once it passes ``1.8e308``, although its logarithm is a modest number (at most a few thousand). There
+    the logarithm is assembled from the logarithms of the factors, with ``log(1 + e^a) = a + log(1 + e^-a)``.
+    """
+    rho_sq = rho * rho  # not rho**2: a float power raises OverflowError where a product gives inf
+    if rho_sq >= sys.float_info.min:
+        x = w_norm_sq / rho_sq * factor_sq
+        if math.isfinite(x):
+            return math.log1p(x)  # the formula as written: ordinary inputs keep their bits
+    if w_norm_sq == 0.0:
+        return 0.0
+    log_x = math.log(w_norm_sq) + math.log(factor_sq) - 2.0 * math.log(rho)
+    if log_x > 0:
+        return log_x + math.log1p(math.exp(-log_x))
+    return math.log1p(math.exp(log_x))
+
+
+def _finite_or_raise(value: float, what: str) -> float:
+    """``value`` if finite, else ValueError saying which inputs make ``what`` exceed the float range."""
+    if not math.isfinite(value):
+        raise ValueError(f"{what} is not representable as a float ({value!r})")
+    return value
 
 
 # ----------------------------------------------------------------------------------------
@@ -96,25 +137,44 @@ def kl_gaussians(mu_q, var_q, mu_p, var_p) -> float:
     if np.any(var_p <= 0):
         raise ValueError(f"var_p must be > 0, got min {float(np.min(var_p))!r}")
     mu_q, mu_p, var_q, var_p = np.broadcast_arrays(mu_q, mu_p, var_q, var_p)
-    terms = (var_q + (mu_q - mu_p) ** 2) / var_p - 1.0 + np.log(var_p / var_q)
-    return float(0.5 * np.sum(terms))
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        terms = (var_q + (mu_q - mu_p) ** 2) / var_p - 1.0 + np.log(var_p / var_q)
+        kl = float(0.5 * np.sum(terms))
+    return _finite_or_raise(kl, "KL(Q||P) for these means and variances")
 
 
 def kl_bernoulli(q, p):
     r"""Binary relative entropy :math:`\mathrm{kl}(q\|p) = q\log\frac qp + (1-q)\log\frac{1-q}{1-p}`.
 
-    Uses the conventions ``0 log 0 = 0``; ``p`` in {0, 1} with ``q != p`` gives ``inf``.
-    Works elementwise on arrays.
+    Uses the conventions ``0 log 0 = 0``; ``p`` in {0, 1} with ``q != p`` gives ``inf`` (the divergence is
+    infinite there, not undefined). Works elementwise on arrays (broadcast).
+
+    Raises
+    ------
+    ValueError
+        If ``q`` or ``p`` holds nan or a value outside ``[0, 1]`` (the message names which).
+    TypeError
+        If ``q`` or ``p`` does not hold real numbers.
+
+    Examples
+    --------
+    >>> round(kl_bernoulli(0.0, 0.5), 6)   # log 2
+    0.693147
     """
-    q = np.asarray(q, dtype=float)
-    p = np.asarray(p, dtype=float)
-    if np.any((q < 0) | (q > 1)) or np.any((p < 0) | (p > 1)):
-        raise ValueError(f"q and p must lie in [0, 1], got q={q!r}, p={p!r}")
+    q = np.asarray(_check_unit_interval(q, "q"))
+    p = np.asarray(_check_unit_interval(p, "p"))
     with np.errstate(divide="ignore", invalid="ignore"):
         a = np.where(q > 0, q * np.log(q / p), 0.0)
         b = np.where(q < 1, (1 - q) * np.log((1 - q) / (1 - p)), 0.0)
     out = a + b
     return float(out) if out.ndim == 0 else out
+
+
+def _check_unit_interval(value, name: str) -> np.ndarray:
+    arr = check_finite_array(value, name)
+    if np.any((arr < 0) | (arr > 1)):
+        raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
+    return arr
 
 
 def kl_inverse_upper(q: float, c: float) -> float:
@@ -136,7 +196,7 @@ def kl_inverse_upper(q: float, c: float) -> float:
     >>> round(kl_inverse_upper(0.0, math.log(2)), 6)   # kl(0||p) = -log(1-p)
     0.5
     """
-    q = float(q)
+    q = check_real(q, "q")
     if not 0.0 <= q <= 1.0:
         raise ValueError(f"q must lie in [0, 1], got {q!r}")
     c = check_nonnegative(c, "c")
@@ -164,15 +224,23 @@ def mcallester_bound(kl: float, n: int, delta: float) -> float:
     the form quoted in :cite:`foret2021sam` (appendix) and :cite:`liu2022review` (Lemma 1);
     for ``n >= 4`` it follows from the bound of :cite:`maurer2004note` by Pinsker's inequality.
 
+    Every valid input gives a finite answer: :math:`\log(n/\delta)` is computed as a difference of
+    logarithms where :math:`n/\delta` overflows (a subnormal ``delta``).
+
     Raises
     ------
     ValueError
         If ``kl < 0``, ``n < 2`` or ``delta`` is not in ``(0, 1)``.
+
+    Examples
+    --------
+    >>> round(mcallester_bound(0.0, 1000, 1e-310), 4)
+    0.6006
     """
     kl = check_nonnegative(kl, "kl")
     n = _check_n(n)
     delta = check_probability(delta, "delta")
-    return math.sqrt((kl + math.log(n / delta)) / (2 * (n - 1)))
+    return math.sqrt((kl + _log_ratio(n, delta)) / (2 * (n - 1)))
 
 
 def pac_bayes_kl_bound(emp_risk: float, kl: float, n: int, delta: float) -> float:
@@ -187,7 +255,7 @@ def pac_bayes_kl_bound(emp_risk: float, kl: float, n: int, delta: float) -> floa
     kl = check_nonnegative(kl, "kl")
     n = _check_n(n)
     delta = check_probability(delta, "delta")
-    return kl_inverse_upper(emp_risk, (kl + math.log(2 * math.sqrt(n) / delta)) / n)
+    return kl_inverse_upper(emp_risk, (kl + _log_ratio(2 * math.sqrt(n), delta)) / n)
 
 
 # ----------------------------------------------------------------------------------------
@@ -202,9 +270,15 @@ class SamBound:
     sharpness_term: float
 
 
-def _theorem1_log_term(k: int, n: int, w_norm_sq: float, rho: float) -> float:
-    # k log(1 + |w|^2/rho^2 (1 + sqrt(log n / k))^2)
-    return k * math.log1p(w_norm_sq / rho**2 * (1.0 + math.sqrt(math.log(n) / k)) ** 2)
+def _theorem1_numerator(
+    k: int, n: float, log_n: float, log_n_over_delta: float, w_norm_sq: float, rho: float
+) -> float:
+    """``k log(1 + |w|^2/rho^2 (1 + sqrt(log n / k))^2) + 4 log(n/delta) + 8 log(6n + 3k)``.
+
+    ``n`` may be real (:func:`sam_nonvacuous_sample_size` solves for it); its logarithms come from the caller.
+    """
+    factor_sq = (1.0 + math.sqrt(log_n / k)) ** 2
+    return k * _log1p_scaled_ratio(w_norm_sq, rho, factor_sq) + 4 * log_n_over_delta + 8 * math.log(6 * n + 3 * k)
 
 
 def sam_pac_bayes_bound(
@@ -239,7 +313,9 @@ def sam_pac_bayes_bound(
     -------
     SamBound
         ``complexity`` (the square root) and ``total = sharpness_term + complexity``.
-        The bound is vacuous for a [0, 1] loss when ``total >= 1``.
+        The bound is vacuous for a [0, 1] loss when ``total >= 1``. Every valid input gives a finite
+        answer: the logarithms are computed from the logarithms of their factors where ``rho**2``
+        underflows or a ratio overflows (``rho = 1e-200``, ``delta = 1e-310``).
 
     Examples
     --------
@@ -253,7 +329,7 @@ def sam_pac_bayes_bound(
     rho = check_positive(rho, "rho")
     delta = check_probability(delta, "delta")
     sharpness_term = check_nonnegative(sharpness_term, "sharpness_term")
-    num = _theorem1_log_term(k, n, w_norm_sq, rho) + 4 * math.log(n / delta) + 8 * math.log(6 * n + 3 * k)
+    num = _theorem1_numerator(k, n, math.log(n), _log_ratio(n, delta), w_norm_sq, rho)
     comp = math.sqrt(num / (n - 1))
     return SamBound(complexity=comp, total=sharpness_term + comp, sharpness_term=sharpness_term)
 
@@ -268,14 +344,13 @@ def sam_nonvacuous_sample_size(
     """
     k = _check_k(k)
     sharpness_term = check_nonnegative(sharpness_term, "sharpness_term")
+    n_max = check_real(n_max, "n_max")
+    if not 2.0 < n_max < math.inf:
+        raise ValueError(f"n_max must be finite and > 2, got {n_max!r}")
 
     def excess(log_n: float) -> float:
         n = math.exp(log_n)
-        num = (
-            k * math.log1p(w_norm_sq / rho**2 * (1.0 + math.sqrt(log_n / k)) ** 2)
-            + 4 * (log_n - math.log(delta))
-            + 8 * math.log(6 * n + 3 * k)
-        )
+        num = _theorem1_numerator(k, n, log_n, log_n - math.log(delta), w_norm_sq, rho)
         return sharpness_term + math.sqrt(num / (n - 1)) - 1.0
 
     # validate through the public function once
@@ -318,7 +393,7 @@ def laurent_massart_radius_sq(k: int, t: float, sigma: float = 1.0) -> float:
     k = _check_k(k)
     t = check_nonnegative(t, "t")
     sigma = check_positive(sigma, "sigma")
-    return sigma**2 * (k + 2 * math.sqrt(k * t) + 2 * t)
+    return _finite_or_raise(sigma * sigma * (k + 2 * math.sqrt(k * t) + 2 * t), "the radius for this sigma and t")
 
 
 def sam_prior_grid_choice(k: int, n: int, w_norm_sq: float, sigma: float) -> dict:
@@ -345,6 +420,9 @@ def sam_prior_grid_choice(k: int, n: int, w_norm_sq: float, sigma: float) -> dic
     n = _check_n(n)
     w_norm_sq = check_nonnegative(w_norm_sq, "w_norm_sq")
     sigma = check_positive(sigma, "sigma")
+    if not sys.float_info.min <= sigma * sigma < math.inf:
+        # the variances below are squares of sigma: outside this range they underflow or overflow
+        raise ValueError(f"sigma must lie in [1.5e-154, 1.3e154] so that sigma**2 is a normal float, got {sigma!r}")
     log_c = 2 * math.log(sigma) + np.logaddexp(0.0, 4.0 * n / k)  # exp(4n/k) overflows for n >> k
     sigma_opt_sq = sigma**2 + w_norm_sq / k
     j_real = 1.0 + k * (log_c - math.log(sigma_opt_sq))
@@ -390,10 +468,11 @@ def sam_intermediate_bound(
     j, sp2 = grid["j"], grid["sigma_p_sq"]
     # KL(N(w, s^2 I) || N(0, sp2 I)) in closed form (k identical coordinates)
     kl = 0.5 * ((k * sigma**2 + w_norm_sq) / sp2 - k + k * math.log(sp2 / sigma**2))
-    kl_relaxed = 0.5 * (1.0 + k * math.log1p(w_norm_sq / (k * sigma**2)))
+    _finite_or_raise(kl, f"KL(Q||P_j) for w_norm_sq={w_norm_sq!r} and sigma={sigma!r}")
+    kl_relaxed = 0.5 * (1.0 + k * _log1p_scaled_ratio(w_norm_sq, sigma, 1.0 / k))
     delta_j = 6.0 * delta / (math.pi**2 * j**2)
-    log_term = math.log(n / delta_j)
-    log_term_relaxed = math.log(n / delta) + 2.0 * math.log(6 * n + 3 * k)
+    log_term = _log_ratio(n, delta_j)
+    log_term_relaxed = _log_ratio(n, delta) + 2.0 * math.log(6 * n + 3 * k)
     gap = math.sqrt((kl + log_term) / (2 * (n - 1)))
     gap_relaxed = math.sqrt((kl_relaxed + log_term_relaxed) / (2 * (n - 1)))
     return {

@@ -1,6 +1,6 @@
 """Vectorised stochastic SAM for checking the convergence rate of Theorem 2 of the review.
 
-The review (§3.2, quoting Mi et al. 2022 Mi et al. 2022) states that stochastic SAM
+The review (§3.2, quoting Mi et al. 2022) states that stochastic SAM
 
 .. math::
 
@@ -14,30 +14,43 @@ most sigma^2 satisfies
 This module runs many independent replicates of that iteration at once (torch, one
 tensor of shape ``(replicates, d)``) and returns Monte-Carlo estimates, with standard
 errors, of the average squared gradient norm for every T of a logarithmic grid.  It also
-provides test functions with exactly known G and L, the bound as the review states it, a
-re-derived bound, a bootstrap log-log slope, and the slope a given rate has on the same grid.
+gives the bound as the review states it, a re-derived bound, and the slope a given rate has on
+the grid.  The objectives are landscapes of :mod:`samlib.landscapes` that carry G, L and torch
+kernels (:func:`~samlib.landscapes.tilted_pseudo_huber`, :func:`~samlib.landscapes.cauchy_log`,
+re-exported here); slopes are fitted with :func:`samlib.stats.loglog_slope` (re-exported too).
+
+The learning rate :math:`\\eta_t` of the review is ``lr`` here (``lr0``, ``lr_schedule``).
 
 Indexing used throughout: the start is ``x_1``; step ``t = 1, 2, ...`` uses
-``eta_t = eta0/sqrt(t)`` and produces ``x_{t+1}``; the average after T steps is
+``lr_t = lr0/sqrt(t)`` and produces ``x_{t+1}``; the average after T steps is
 ``(1/T) sum_{t=1}^T ||grad f(x_t)||^2`` and ``f_after`` is ``f(x_{T+1})``.
 """
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
-from ._validation import check_finite_array, check_int_at_least, check_nonnegative, check_positive
+from ._validation import (
+    check_finite_array,
+    check_int_at_least,
+    check_nonnegative,
+    check_positive,
+    check_real,
+    describe,
+)
+from .landscapes import Landscape, cauchy_log, tilted_pseudo_huber
+from .stats import loglog_slope
 
 __all__ = [
-    "TestFunction",
+    "DecayRule",
     "tilted_pseudo_huber",
     "cauchy_log",
     "log_grid",
+    "ascent_direction_rows",
     "SAMRunResult",
     "run_stochastic_sam",
     "theorem2_bound",
@@ -48,106 +61,64 @@ __all__ = [
     "compare_with_bounds",
 ]
 
-Schedule = Literal["inv_sqrt", "constant"]
-
-
-@functools.lru_cache(maxsize=64)
-def _scalar(value: float, dtype: torch.dtype) -> torch.Tensor:
-    """A cached 0-d tensor: creating one costs about as much as a small op in the inner loop."""
-    return torch.full((), value, dtype=dtype)
+#: How a step size or radius decays with the step index t: ``c0/sqrt(t)`` (Theorem 2) or constant ``c0``.
+#: (Not :data:`samlib.ascent.Schedule`, which is a value or a callable ``t -> value``.)
+DecayRule = Literal["inv_sqrt", "constant"]
 
 
 # ----------------------------------------------------------------------------------------
-# Test functions with exactly known G (sup of the gradient norm) and L (gradient Lipschitz)
+# The ascent step, row by row
 # ----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class TestFunction:
-    """A separable test function ``f(x) = sum_i h(x_i)`` on ``R^d`` with known constants.
+def _ascent_points(x: torch.Tensor, g: torch.Tensor, rho: float, out: torch.Tensor,
+                   sq: torch.Tensor, norms: torch.Tensor) -> torch.Tensor:
+    """``out_i = x_i + rho g_i/||g_i||`` for every row, in place, with ``out_i = x_i`` where ``g_i = 0``.
 
-    Attributes
-    ----------
-    name : str
-        Short name used in tables and figures.
-    d : int
-        Dimension.
-    G : float
-        ``sup_x ||grad f(x)||`` (Assumption 1), exact.
-    L : float
-        Lipschitz constant of ``grad f`` (Assumption 3), exact: ``sup |h''|``.
-    f_min : float
-        ``inf_x f(x)``.
-    convex : bool
-        Whether ``f`` is convex.
-    kind, c : str, float
-        Which closed form and its parameter (see the factories).
+    The runner's fast kernel of :func:`samlib.ascent.ascent_direction` (one rule: eps_hat(0) = 0), kept
+    separate because it works on all replicates at once with preallocated buffers; tested equal to it row by
+    row. A zero row has squared norm 0, clamped to the smallest normal float, so the row gets
+    ``rho * 0 * finite = 0``; rows whose squared norm is at least that number are exact. (Only rows below it,
+    ``||g|| < 1e-19`` in float32, differ: their squared norm underflows, and they move less than ``rho``.)
     """
-
-    name: str
-    d: int
-    G: float
-    L: float
-    f_min: float
-    convex: bool
-    kind: str
-    c: float = 0.0
-
-    def value(self, x: torch.Tensor) -> torch.Tensor:
-        """``f`` for each row of ``x`` (shape ``(..., d)``), returned with shape ``(...)``."""
-        if self.kind == "tilted_pseudo_huber":
-            return (torch.sqrt(1 + x * x) - 1 - self.c * x).sum(-1)
-        return 0.5 * torch.log1p(x * x).sum(-1)
-
-    def grad(self, x: torch.Tensor, out: torch.Tensor | None = None,
-             tmp: torch.Tensor | None = None) -> torch.Tensor:
-        """``grad f`` row-wise; ``out``/``tmp`` (same shape as ``x``) avoid allocations.
-
-        Written as a few in-place torch ops because this is the inner loop of the runner.
-        """
-        out = torch.empty_like(x) if out is None else out
-        tmp = torch.empty_like(x) if tmp is None else tmp
-        torch.addcmul(_scalar(1.0, x.dtype), x, x, out=tmp)  # 1 + x^2 in one op
-        if self.kind == "tilted_pseudo_huber":
-            tmp.rsqrt_()  # h'(x) = x / sqrt(1 + x^2) - c
-            torch.addcmul(_scalar(-self.c, x.dtype), x, tmp, out=out)
-        else:
-            torch.div(x, tmp, out=out)  # h'(x) = x / (1 + x^2)
-        return out
+    torch.mul(g, g, out=sq)
+    torch.sum(sq, 1, keepdim=True, out=norms)
+    norms.clamp_min_(torch.finfo(norms.dtype).tiny)
+    norms.rsqrt_()
+    return torch.addcmul(x, g, norms, value=rho, out=out)
 
 
-def tilted_pseudo_huber(d: int, c: float = 0.5) -> TestFunction:
-    """Convex test function ``f(x) = sum_i (sqrt(1 + x_i^2) - 1 - c x_i)``, ``0 <= c < 1``.
+def ascent_direction_rows(grads: torch.Tensor, rho: float) -> torch.Tensor:
+    """Row-wise :math:`\\hat\\epsilon_i = \\rho\\, g_i/\\lVert g_i\\rVert_2` (zero where :math:`g_i = 0`), in torch.
 
-    ``h'(x) = x/sqrt(1+x^2) - c`` lies in ``(-1-c, 1-c)``, so ``G = (1+c) sqrt(d)``
-    (approached as every ``x_i -> -inf``); ``h''(x) = (1+x^2)^{-3/2} <= 1`` so ``L = 1``.
-    The minimum is at ``x_i = c/sqrt(1-c^2)`` with value ``d (sqrt(1-c^2) - 1)``.  The tilt
-    ``c`` makes ``f`` asymmetric about its minimiser, which a constant perturbation radius
-    can exploit (see the constant-rho regime of the chapter).
+    The ascent direction of :func:`samlib.ascent.ascent_direction` for a batch of gradients, computed by the
+    kernel that :func:`run_stochastic_sam` uses in its inner loop (exposed so that it can be checked against
+    :func:`~samlib.ascent.ascent_direction`).
+
+    Parameters
+    ----------
+    grads : torch.Tensor, shape (n, d), float32 or float64
+        One gradient per row.
+    rho : float
+        Radius :math:`\\rho \\ge 0`.
+
+    Returns
+    -------
+    torch.Tensor, shape (n, d)
 
     Examples
     --------
-    >>> f = tilted_pseudo_huber(10, c=0.5)
-    >>> round(f.G, 4), f.L
-    (4.7434, 1.0)
+    >>> ascent_direction_rows(torch.tensor([[3.0, 4.0], [0.0, 0.0]]), 0.5)
+    tensor([[0.3000, 0.4000],
+            [0.0000, 0.0000]])
     """
-    d = check_int_at_least(d, 1, "d")
-    c = check_nonnegative(c, "c")
-    if c >= 1:
-        raise ValueError(f"c must be < 1 so that f is bounded below, got {c!r}")
-    return TestFunction(name="tilted pseudo-Huber", d=d, G=(1 + c) * math.sqrt(d), L=1.0,
-                        f_min=d * (math.sqrt(1 - c * c) - 1), convex=True,
-                        kind="tilted_pseudo_huber", c=c)
-
-
-def cauchy_log(d: int) -> TestFunction:
-    """Non-convex test function ``f(x) = (1/2) sum_i log(1 + x_i^2)``.
-
-    ``h'(x) = x/(1+x^2)`` has ``|h'| <= 1/2`` (at ``|x| = 1``), so ``G = sqrt(d)/2``;
-    ``h''(x) = (1-x^2)/(1+x^2)^2`` lies in ``[-1/8, 1]``, so ``L = 1`` and ``f`` is
-    non-convex for ``|x_i| > 1``.  Minimum 0 at the origin.
-    """
-    d = check_int_at_least(d, 1, "d")
-    return TestFunction(name="Cauchy log", d=d, G=0.5 * math.sqrt(d), L=1.0, f_min=0.0,
-                        convex=False, kind="cauchy_log")
+    if not isinstance(grads, torch.Tensor):
+        raise TypeError(f"grads must be a torch.Tensor, got {describe(grads)}")
+    if grads.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"grads must be float32 or float64, got {grads.dtype}")
+    g = check_finite_array(grads, "grads", ndim=2)
+    rho = check_nonnegative(rho, "rho")
+    n = g.shape[0]
+    return _ascent_points(torch.zeros_like(g), g, rho, torch.empty_like(g), torch.empty_like(g),
+                          torch.empty(n, 1, dtype=g.dtype))
 
 
 # ----------------------------------------------------------------------------------------
@@ -200,21 +171,21 @@ class SAMRunResult:
         return values.mean(axis=1), se
 
 
-def _schedule(kind: str, c0: float, t: int) -> float:
-    return c0 / math.sqrt(t) if kind == "inv_sqrt" else c0
+def _decayed(rule: DecayRule, c0: float, t: int) -> float:
+    return c0 / math.sqrt(t) if rule == "inv_sqrt" else c0
 
 
 def run_stochastic_sam(
-    fn: TestFunction,
+    fn: Landscape,
     x_start: np.ndarray | float,
     *,
-    eta0: float,
+    lr0: float,
     rho0: float,
     sigma: float,
     num_steps: int,
     replicates: int,
-    eta_schedule: Schedule = "inv_sqrt",
-    rho_schedule: Schedule = "inv_sqrt",
+    lr_schedule: DecayRule = "inv_sqrt",
+    rho_schedule: DecayRule = "inv_sqrt",
     grid: np.ndarray | None = None,
     seed: int = 0,
     dtype: torch.dtype = torch.float32,
@@ -228,25 +199,27 @@ def run_stochastic_sam(
         g1 = grad f(x_t) + xi1                     # noisy gradient at x_t
         y  = x_t + rho_t g1 / ||g1||               # ascent step (rho_t = 0: plain SGD)
         g2 = grad f(y) + xi2                       # noisy gradient at the perturbed point
-        x_{t+1} = x_t - eta_t g2
+        x_{t+1} = x_t - lr_t g2
 
     with ``xi ~ N(0, (sigma^2/d) I_d)`` so that ``E||xi||^2 = sigma^2`` exactly
     (Assumption 2 of the review with equality), drawn independently for ``xi1`` and
     ``xi2`` unless ``shared_noise`` (then ``xi2 = xi1``, the same mini-batch for both
-    gradients).  ``eta_t = eta0/sqrt(t)`` or ``eta0`` and likewise ``rho_t``.
-    Where ``g1 = 0`` the ascent step is taken as zero.
+    gradients).  ``lr_t = lr0/sqrt(t)`` or ``lr0`` and likewise ``rho_t``.
+    Where ``g1 = 0`` the ascent step is zero (:math:`\\hat\\epsilon(0) = 0`, as in
+    :func:`samlib.ascent.ascent_direction`; see :func:`ascent_direction_rows`).
 
     Parameters
     ----------
-    fn : TestFunction
-        The objective.
+    fn : Landscape
+        The objective, with torch kernels (``fn.torch_value``, ``fn.torch_grad``), e.g.
+        :func:`tilted_pseudo_huber` or :func:`cauchy_log`.
     x_start : array_like, shape (d,) or float
         The start ``x_1`` (a float is broadcast), identical for every replicate.
-    eta0, rho0, sigma : float
-        Step size, perturbation radius (>= 0) and noise level (>= 0).
+    lr0, rho0, sigma : float
+        Learning rate (> 0; the review's :math:`\\eta_0`), perturbation radius (>= 0) and noise level (>= 0).
     num_steps, replicates : int
         T_max and the number R of independent runs.
-    eta_schedule, rho_schedule : {"inv_sqrt", "constant"}
+    lr_schedule, rho_schedule : {"inv_sqrt", "constant"}
         ``c0/sqrt(t)`` (Theorem 2) or ``c0``.
     grid : array of int, optional
         Values of T at which to record; default :func:`log_grid` of ``num_steps``.
@@ -255,7 +228,8 @@ def run_stochastic_sam(
     dtype : torch.dtype
         ``torch.float32`` (fast) or ``torch.float64``.
     block : int
-        Number of steps whose noise is drawn in one ``torch.randn`` call.
+        Number of steps whose noise is drawn in one ``torch.randn`` call (at most ``num_steps`` are
+        drawn at once whatever ``block`` is, so a huge ``block`` costs no memory).
     shared_noise : bool
         Use the same noise for both gradients of a step.
 
@@ -269,42 +243,50 @@ def run_stochastic_sam(
     squared gradients are summed in float32 within a block and in float64 across blocks,
     and ``f`` is evaluated only at grid points.
     """
-    eta0 = check_positive(eta0, "eta0")
+    if not isinstance(fn, Landscape) or fn.torch_grad is None or fn.torch_value is None:
+        raise ValueError(f"fn must be a Landscape with torch kernels (e.g. tilted_pseudo_huber), got {describe(fn)}")
+    lr0 = check_positive(lr0, "lr0")
     rho0 = check_nonnegative(rho0, "rho0")
     sigma = check_nonnegative(sigma, "sigma")
     num_steps = check_int_at_least(num_steps, 1, "num_steps")
     replicates = check_int_at_least(replicates, 1, "replicates")
     block = check_int_at_least(block, 1, "block")
-    for name, kind in (("eta_schedule", eta_schedule), ("rho_schedule", rho_schedule)):
-        if kind not in ("inv_sqrt", "constant"):
-            raise ValueError(f"{name} must be 'inv_sqrt' or 'constant', got {kind!r}")
+    seed = check_int_at_least(seed, 0, "seed")
+    for name, rule in (("lr_schedule", lr_schedule), ("rho_schedule", rho_schedule)):
+        if not isinstance(rule, str) or rule not in ("inv_sqrt", "constant"):
+            raise ValueError(f"{name} must be 'inv_sqrt' or 'constant', got {describe(rule)}")
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
-    d = fn.d
-    x_arr = np.broadcast_to(np.asarray(x_start, dtype=float), (d,)) if np.ndim(x_start) == 0 \
-        else check_finite_array(x_start, "x_start", ndim=1)
+    if not isinstance(shared_noise, (bool, np.bool_)):
+        raise TypeError(f"shared_noise must be True or False, got {describe(shared_noise)}")
+    d = fn.dim
+    x_arr = check_finite_array(x_start, "x_start")
+    if x_arr.ndim == 0:
+        x_arr = np.broadcast_to(x_arr, (d,))
     if x_arr.shape != (d,):
-        raise ValueError(f"x_start must have shape ({d},), got {x_arr.shape}")
-    check_finite_array(x_arr, "x_start")
+        raise ValueError(f"x_start must be a number or have shape ({d},), got shape {x_arr.shape}")
     if grid is None:
         grid = log_grid(num_steps)
-    grid = np.unique(np.asarray(grid, dtype=np.int64))
-    if grid.size == 0 or grid[0] < 1 or grid[-1] > num_steps:
-        raise ValueError(f"grid must hold integers in [1, num_steps={num_steps}], got {grid!r}")
+    grid_arr = check_finite_array(grid, "grid", ndim=1)
+    if grid_arr.size == 0 or np.any(grid_arr != np.round(grid_arr)) or grid_arr.min() < 1 \
+            or grid_arr.max() > num_steps:
+        raise ValueError(f"grid must hold integers in [1, num_steps={num_steps}], got {describe(grid)}")
+    grid = np.unique(grid_arr.astype(np.int64))
 
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(seed)
     R = replicates
     x = torch.tensor(x_arr, dtype=dtype).expand(R, d).contiguous()
-    f_start = float(fn.value(x[:1])[0])
+    f_start = float(fn.torch_value(x[:1])[0])
     gx, gy, g1, y, tmp = (torch.empty_like(x) for _ in range(5))
     nrm = torch.empty(R, 1, dtype=dtype)
     acc_block = torch.zeros_like(x)  # float32-safe: at most `block` terms
     acc_total = torch.zeros(R, dtype=torch.float64)
     n_noise = 1 if shared_noise else 2
-    noise = torch.empty(block, n_noise, R, d, dtype=dtype)
+    noise = torch.empty(min(block, num_steps), n_noise, R, d, dtype=dtype)  # never more than is drawn
     noise_scale = sigma / math.sqrt(d)
     use_noise = sigma > 0
     use_ascent = rho0 > 0
+    grad = fn.torch_grad
 
     m = grid.size
     avg = np.empty((m, R))
@@ -319,40 +301,33 @@ def run_stochastic_sam(
         acc_block.zero_()
         for k in range(nb):
             t += 1
-            eta = _schedule(eta_schedule, eta0, t)
-            fn.grad(x, out=gx, tmp=tmp)
+            lr = _decayed(lr_schedule, lr0, t)
+            grad(x, out=gx, tmp=tmp)
             acc_block.addcmul_(gx, gx)
             if use_ascent:
-                rho = _schedule(rho_schedule, rho0, t)
+                rho = _decayed(rho_schedule, rho0, t)
                 if use_noise:
                     torch.add(gx, noise[k, 0], alpha=noise_scale, out=g1)
                 else:
                     g1.copy_(gx)
-                torch.mul(g1, g1, out=tmp)
-                torch.sum(tmp, 1, keepdim=True, out=nrm)
-                if not use_noise:
-                    # zero ascent where g1 = 0 (the update is undefined there); with noise
-                    # g1 = 0 has probability 0, so the clamp is skipped for speed
-                    nrm.clamp_min_(1e-30)
-                nrm.rsqrt_()
-                torch.addcmul(x, g1, nrm, value=rho, out=y)  # y = x + rho g1/||g1||
-                fn.grad(y, out=gy, tmp=tmp)
-                x.sub_(gy, alpha=eta)
+                _ascent_points(x, g1, rho, out=y, sq=tmp, norms=nrm)  # y = x + rho g1/||g1||
+                grad(y, out=gy, tmp=tmp)
+                x.sub_(gy, alpha=lr)
             else:
-                x.sub_(gx, alpha=eta)
+                x.sub_(gx, alpha=lr)
             if use_noise:
-                x.sub_(noise[k, n_noise - 1], alpha=eta * noise_scale)
+                x.sub_(noise[k, n_noise - 1], alpha=lr * noise_scale)
             if t == grid[gi]:
                 s = acc_total + acc_block.sum(1, dtype=torch.float64)
                 avg[gi] = (s / t).numpy()
-                g_after = fn.grad(x)
+                g_after = grad(x)
                 sq_after[gi] = (g_after * g_after).sum(1, dtype=torch.float64).numpy()
-                f_after[gi] = fn.value(x.double()).numpy()
+                f_after[gi] = fn.torch_value(x.double()).numpy()
                 gi = min(gi + 1, m - 1)
         acc_total += acc_block.sum(1, dtype=torch.float64)
 
-    params = dict(function=fn.name, d=d, eta0=eta0, rho0=rho0, sigma=sigma, num_steps=num_steps,
-                  replicates=R, eta_schedule=eta_schedule, rho_schedule=rho_schedule,
+    params = dict(function=fn.name, d=d, lr0=lr0, rho0=rho0, sigma=sigma, num_steps=num_steps,
+                  replicates=R, lr_schedule=lr_schedule, rho_schedule=rho_schedule,
                   seed=seed, dtype=str(dtype), block=block, shared_noise=shared_noise)
     return SAMRunResult(T=grid, avg_sq_grad=avg, sq_grad_after=sq_after, f_after=f_after,
                         f_start=f_start, params=params)
@@ -361,7 +336,28 @@ def run_stochastic_sam(
 # ----------------------------------------------------------------------------------------
 # Bounds
 # ----------------------------------------------------------------------------------------
-def theorem2_bound(T: np.ndarray, f_start: float, f_after: np.ndarray, *, eta0: float,
+def _bound_inputs(T: Any, f_start: Any, f_after: Any, lr0: Any, rho0: Any, sigma: Any, G: Any, L: Any
+                  ) -> tuple:
+    """The checked inputs of the two bounds: T >= 1 (log T), finite values, lr0 > 0, the rest >= 0."""
+    T = check_finite_array(T, "T")
+    if np.any(T < 1):
+        raise ValueError(f"T must be >= 1 (step counts), got min {float(np.min(T))!r}")
+    f_start = check_real(f_start, "f_start")
+    if not math.isfinite(f_start):
+        raise ValueError(f"f_start must be finite, got {f_start!r}")
+    f_after = check_finite_array(f_after, "f_after")
+    return (T, f_start, f_after, check_positive(lr0, "lr0"), check_nonnegative(rho0, "rho0"),
+            check_nonnegative(sigma, "sigma"), check_nonnegative(G, "G"), check_nonnegative(L, "L"))
+
+
+def _representable(bound: np.ndarray, which: str) -> np.ndarray:
+    if not np.all(np.isfinite(bound)):
+        raise ValueError(f"{which} is not representable as a float for these inputs (a tiny lr0 or huge "
+                         f"constants): it overflows")
+    return bound
+
+
+def theorem2_bound(T: np.ndarray, f_start: float, f_after: np.ndarray, *, lr0: float,
                    rho0: float, sigma: float, G: float, L: float) -> np.ndarray:
     """Right-hand side of the review's eq. (6), with its constants as stated.
 
@@ -371,91 +367,61 @@ def theorem2_bound(T: np.ndarray, f_start: float, f_after: np.ndarray, *, eta0: 
         C_1 = \\tfrac{2}{\\eta_0}(f(x_0) - \\mathbb E f(x_T)),\\quad
         C_2 = 2(L\\sigma^2\\eta_0 + LG\\rho_0)
 
-    (review §3.2, Theorem 2, quoting Mi et al. 2022).  ``f_after`` is ``E f`` after T steps
-    (or per-replicate values: the bound is linear in it, so averaging commutes).
+    (review §3.2, Theorem 2, quoting Mi et al. 2022), with :math:`\\eta_0` = ``lr0``.  ``f_after`` is
+    ``E f`` after T steps (or per-replicate values: the bound is linear in it, so averaging commutes).
+
+    Raises
+    ------
+    ValueError
+        If ``lr0 <= 0`` (:math:`C_1` divides by it), ``rho0``, ``sigma``, ``G`` or ``L`` is negative, ``T < 1``,
+        a value is not finite, or the bound overflows.
     """
-    T = np.asarray(T, dtype=float)
-    c1 = 2.0 / eta0 * (f_start - np.asarray(f_after, dtype=float))
-    c2 = 2.0 * (L * sigma**2 * eta0 + L * G * rho0)
-    return c1 / np.sqrt(T) + c2 * np.log(T) / np.sqrt(T)
+    T, f_start, f_after, lr0, rho0, sigma, G, L = _bound_inputs(T, f_start, f_after, lr0, rho0, sigma, G, L)
+    with np.errstate(over="ignore", invalid="ignore"):
+        c1 = 2.0 / lr0 * (f_start - f_after)
+        c2 = 2.0 * (L * sigma**2 * lr0 + L * G * rho0)
+        bound = c1 / np.sqrt(T) + c2 * np.log(T) / np.sqrt(T)
+    return _representable(bound, "theorem2_bound")
 
 
-def rederived_bound(T: np.ndarray, f_start: float, f_after: np.ndarray, *, eta0: float,
+def rederived_bound(T: np.ndarray, f_start: float, f_after: np.ndarray, *, lr0: float,
                     rho0: float, sigma: float, G: float, L: float) -> np.ndarray:
-    """A bound re-derived under Assumptions 1-3 alone (no condition on eta0 or rho0).
+    """A bound re-derived under Assumptions 1-3 alone (no condition on lr0 or rho0).
 
     From L-smoothness, ``E<grad f(x), grad f(y)> >= ||grad f(x)||^2 - L G rho_t`` and
     ``E||g(y)||^2 <= G^2 + sigma^2``:
-    ``E f(x_{t+1}) <= E f(x_t) - eta_t E||grad f(x_t)||^2 + L G eta_t rho_t
-    + (L/2) eta_t^2 (G^2 + sigma^2)``.  Summing over ``t = 1..T`` with
-    ``eta_t = eta0/sqrt t``, ``rho_t = rho0/sqrt t``, ``sum 1/t <= 1 + log T`` and
-    ``eta_t >= eta0/sqrt T``:
+    ``E f(x_{t+1}) <= E f(x_t) - lr_t E||grad f(x_t)||^2 + L G lr_t rho_t
+    + (L/2) lr_t^2 (G^2 + sigma^2)``.  Summing over ``t = 1..T`` with
+    ``lr_t = lr0/sqrt t``, ``rho_t = rho0/sqrt t``, ``sum 1/t <= 1 + log T`` and
+    ``lr_t >= lr0/sqrt T`` (:math:`\\eta_0` = ``lr0``):
 
     .. math::
 
         \\frac1T\\sum_{t=1}^T \\mathbb E\\|\\nabla f(x_t)\\|^2 \\le
         \\frac{f(x_1) - \\mathbb E f(x_{T+1})}{\\eta_0\\sqrt T}
         + \\Bigl(LG\\rho_0 + \\frac{L\\eta_0}{2}(G^2 + \\sigma^2)\\Bigr)\\frac{1 + \\log T}{\\sqrt T}.
+
+    Raises
+    ------
+    ValueError
+        As :func:`theorem2_bound`.
     """
-    T = np.asarray(T, dtype=float)
-    c1 = (f_start - np.asarray(f_after, dtype=float)) / eta0
-    c2 = L * G * rho0 + 0.5 * L * eta0 * (G**2 + sigma**2)
-    return c1 / np.sqrt(T) + c2 * (1 + np.log(T)) / np.sqrt(T)
+    T, f_start, f_after, lr0, rho0, sigma, G, L = _bound_inputs(T, f_start, f_after, lr0, rho0, sigma, G, L)
+    with np.errstate(over="ignore", invalid="ignore"):
+        c1 = (f_start - f_after) / lr0
+        c2 = L * G * rho0 + 0.5 * L * lr0 * (G**2 + sigma**2)
+        bound = c1 / np.sqrt(T) + c2 * (1 + np.log(T)) / np.sqrt(T)
+    return _representable(bound, "rederived_bound")
 
 
 # ----------------------------------------------------------------------------------------
 # Rate
 # ----------------------------------------------------------------------------------------
-def loglog_slope(T: np.ndarray, values: np.ndarray, *, t_min: float = 1.0,
-                 n_boot: int = 1000, seed: int = 0, level: float = 0.95
-                 ) -> tuple[float, float, float]:
-    """Least-squares slope of ``log mean(values)`` against ``log T``, with a bootstrap interval.
-
-    Parameters
-    ----------
-    T : array of shape (m,)
-    values : array of shape (m, R)
-        Per-replicate curves (e.g. :attr:`SAMRunResult.avg_sq_grad`); replicates are resampled.
-    t_min : float
-        Fit only grid points with ``T >= t_min``.
-    n_boot, seed, level :
-        Number of bootstrap resamples of the replicates, their seed, the interval level.
-
-    Returns
-    -------
-    slope, low, high : float
-        Point estimate and percentile interval.
-    """
-    T = np.asarray(T, dtype=float)
-    values = np.asarray(values, dtype=float)
-    if values.ndim != 2 or values.shape[0] != T.size:
-        raise ValueError(f"values must have shape ({T.size}, R), got {values.shape}")
-    n_boot = check_int_at_least(n_boot, 1, "n_boot")
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1), got {level!r}")
-    keep = T >= t_min
-    if keep.sum() < 2:
-        raise ValueError(f"need at least two grid points with T >= t_min={t_min!r}")
-    lx = np.log(T[keep])
-    v = values[keep]
-    if np.any(v.mean(axis=1) <= 0):
-        raise ValueError("the mean curve must be positive to take its logarithm")
-    slope = float(np.polyfit(lx, np.log(v.mean(axis=1)), 1)[0])
-    rng = np.random.default_rng(seed)
-    r = v.shape[1]
-    boots = np.empty(n_boot)
-    for b in range(n_boot):
-        idx = rng.integers(0, r, r)
-        boots[b] = np.polyfit(lx, np.log(v[:, idx].mean(axis=1)), 1)[0]
-    lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
-    return slope, float(lo), float(hi)
-
-
 def rate_slope(T: np.ndarray, rate, *, t_min: float = 1.0) -> float:
     r"""Least-squares slope of ``log rate(T)`` against ``log T`` on the grid points ``T >= t_min``.
 
     This is the slope that a curve decaying *exactly* like ``rate`` gets when it is fitted
-    the way :func:`loglog_slope` fits a measurement, on the same grid. A measured slope is
+    the way :func:`samlib.stats.loglog_slope` fits a measurement, on the same grid. A measured slope is
     to be compared with it, not with the exponent of the rate: for
     :math:`\log T/\sqrt T` the local slope is :math:`-1/2 + 1/\log T`, so on a finite
     window the fitted slope lies above :math:`-1/2`.
@@ -488,13 +454,15 @@ def rate_slope(T: np.ndarray, rate, *, t_min: float = 1.0) -> float:
     -0.39
     """
     T = np.asarray(check_finite_array(T, "T", ndim=1), dtype=float)
-    keep = T >= t_min
+    if not callable(rate):
+        raise TypeError(f"rate must be callable, got {describe(rate)}")
+    keep = T >= check_real(t_min, "t_min")
     if keep.sum() < 2:
         raise ValueError(f"need at least two grid points with T >= t_min={t_min!r}")
     values = np.asarray(rate(T[keep]), dtype=float)
     if values.shape != T[keep].shape or not np.all(np.isfinite(values) & (values > 0)):
         raise ValueError("rate(T) must be positive and finite on the fitted grid points")
-    return float(np.polyfit(np.log(T[keep]), np.log(values), 1)[0])
+    return loglog_slope(T[keep], values)
 
 
 @dataclass
@@ -543,16 +511,18 @@ class BoundComparison:
             return np.where(self.measured > 0, self.stated / self.measured, np.inf)
 
 
-def compare_with_bounds(res: SAMRunResult, fn: TestFunction, *, z: float = 3.0) -> BoundComparison:
+def compare_with_bounds(res: SAMRunResult, fn: Landscape, *, z: float = 3.0) -> BoundComparison:
     """Evaluate :func:`theorem2_bound` and :func:`rederived_bound` for a run, per replicate.
 
-    The constants are taken from ``res.params`` (``eta0, rho0, sigma``) and ``fn``
+    The constants are taken from ``res.params`` (``lr0, rho0, sigma``) and ``fn``
     (``G, L``) whatever the schedules of the run, so for runs outside the theorem's
     conditions the bounds are "what the formula would give".
     """
     z = check_positive(z, "z")
+    if not isinstance(fn, Landscape) or fn.G is None or fn.L is None:
+        raise ValueError(f"fn must be a Landscape with known constants G and L, got {describe(fn)}")
     p = res.params
-    kw = dict(eta0=p["eta0"], rho0=p["rho0"], sigma=p["sigma"], G=fn.G, L=fn.L)
+    kw = dict(lr0=p["lr0"], rho0=p["rho0"], sigma=p["sigma"], G=fn.G, L=fn.L)
     T = res.T[:, None]
     lhs = res.avg_sq_grad
     literal = (lhs * T + res.sq_grad_after) / T

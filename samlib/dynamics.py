@@ -3,14 +3,16 @@
 :func:`samlib.ascent.run_trajectory` follows one start; here many runs advance together as one numpy array,
 so a sweep over starting points x learning rates x radii costs one vectorised loop over the steps instead of a
 Python loop per run. The update is eq. 3 of the review (Liu, Chen & Shi 2022), the SAM step of Foret et al.
-(2021) with the Euclidean ascent direction,
+(2021) with the Euclidean ascent direction and learning rate :math:`\\eta` (``lr`` in the code),
 
 .. math::
 
     \\theta_{t+1} = \\theta_t - \\eta\\,\\nabla f\\bigl(\\theta_t + \\rho\\,\\nabla f(\\theta_t)/\\lVert\\nabla f(\\theta_t)\\rVert\\bigr),
 
 with the same zero-gradient convention as :mod:`samlib.ascent` (:math:`\\hat\\epsilon = 0` where
-:math:`\\nabla f(\\theta_t) = 0`); ``rho = 0`` is gradient descent (eq. 4).
+:math:`\\nabla f(\\theta_t) = 0`); ``rho = 0`` is gradient descent (eq. 4). The ascent direction is computed row
+by row by :func:`batch_ascent_direction`, a vectorised kernel of :func:`samlib.ascent.ascent_direction`
+(tested equal to it row by row).
 
 For the quadratic :math:`\\tfrac12\\theta^T A\\theta` with :math:`0 < \\eta\\lambda_1 < 2`, Bartlett, Long &
 Bousquet (2023, Theorem 1) show that SAM ends in a two-cycle along the top eigenvector :math:`v_1` with
@@ -123,7 +125,7 @@ class BatchRun:
 def run_batch(
     grad_f: GradFn,
     theta0: Any,
-    eta: Any,
+    lr: Any,
     rho: Any,
     num_steps: int,
     blowup: float = 1e8,
@@ -137,8 +139,8 @@ def run_batch(
         :mod:`samlib.landscapes` accept such batches).
     theta0 : array_like, shape (n, d)
         Starts, one per row.
-    eta, rho : float or array_like, shape (n,)
-        Learning rate and radius, shared or one per run (so a grid of settings is one batch).
+    lr, rho : float or array_like, shape (n,)
+        Learning rate :math:`\\eta` and radius, shared or one per run (so a grid of settings is one batch).
     num_steps : int
         Number of steps, ``>= 2``.
     blowup : float, default 1e8
@@ -151,12 +153,12 @@ def run_batch(
     Raises
     ------
     ValueError
-        On a non-finite or non-2D ``theta0``, negative or non-finite ``eta``/``rho``, ``num_steps < 2``, or a
+        On a non-finite or non-2D ``theta0``, negative or non-finite ``lr``/``rho``, ``num_steps < 2``, or a
         ``grad_f`` that returns the wrong shape.
     """
     theta = np.array(check_finite_array(theta0, "theta0", ndim=2), dtype=float)
     n = theta.shape[0]
-    eta_r = _per_row(eta, n, "eta")[:, None]
+    lr_r = _per_row(lr, n, "lr")[:, None]
     rho_r = _per_row(rho, n, "rho")
     num_steps = check_int_at_least(num_steps, 2, "num_steps")
     blowup = check_positive(blowup, "blowup")
@@ -173,7 +175,7 @@ def run_batch(
             if moved.any():
                 # Where eps = 0 (GD, or a zero gradient) reuse g, as samlib.ascent.sam_step does.
                 g_sam[moved] = _grad(grad_f, theta[moved] + eps[moved])
-            new = theta - eta_r * g_sam
+            new = theta - lr_r * g_sam
             diverged |= ~np.all(np.isfinite(new) & (np.abs(new) < blowup), axis=1)
             new[diverged] = theta[diverged]
             theta = new
@@ -204,7 +206,7 @@ def _ascent_unchecked(g: np.ndarray, rho: np.ndarray) -> np.ndarray:
 def sweep_endpoints(
     grad_f: GradFn,
     starts: Any,
-    etas: Any,
+    lrs: Any,
     rhos: Any,
     num_steps: int | Callable[[float], int],
     blowup: float = 1e8,
@@ -217,11 +219,11 @@ def sweep_endpoints(
         Batched gradient, as in :func:`run_batch`.
     starts : array_like, shape (m, d)
         Starting points.
-    etas, rhos : array_like, shapes (a,) and (b,)
+    lrs, rhos : array_like, shapes (a,) and (b,)
         Grids of learning rates and radii (``rho = 0`` is GD).
     num_steps : int or callable
-        Number of steps, or a function ``eta -> num_steps`` (so small learning rates get more steps; runs with
-        the same ``eta`` are batched together).
+        Number of steps, or a function ``lr -> num_steps`` (so small learning rates get more steps; runs with
+        the same ``lr`` are batched together).
     blowup : float
         As in :func:`run_batch`.
 
@@ -231,17 +233,17 @@ def sweep_endpoints(
         Arrays of shape (a, b, m, d) (``diverged``: (a, b, m)).
     """
     X = np.array(check_finite_array(starts, "starts", ndim=2), dtype=float)
-    etas = check_finite_array(etas, "etas", ndim=1)
+    lrs = check_finite_array(lrs, "lrs", ndim=1)
     rhos = check_finite_array(rhos, "rhos", ndim=1)
     m, d = X.shape
-    a, b = len(etas), len(rhos)
+    a, b = len(lrs), len(rhos)
     out = {k: np.full((a, b, m, d), np.nan) for k in ("final", "previous", "before_previous")}
     div = np.zeros((a, b, m), dtype=bool)
-    for i, eta in enumerate(etas):
-        steps = num_steps(float(eta)) if callable(num_steps) else num_steps
+    for i, lr in enumerate(lrs):
+        steps = num_steps(float(lr)) if callable(num_steps) else num_steps
         theta0 = np.tile(X, (b, 1))
         rho_rows = np.repeat(rhos, m)
-        run = run_batch(grad_f, theta0, float(eta), rho_rows, steps, blowup=blowup)
+        run = run_batch(grad_f, theta0, float(lr), rho_rows, steps, blowup=blowup)
         for k in out:
             out[k][i] = getattr(run, k).reshape(b, m, d)
         div[i] = run.diverged.reshape(b, m)
@@ -342,8 +344,10 @@ def sam_fixed_points_1d(
     return np.array(sorted(rows), dtype=float).reshape(-1, 2)
 
 
-def quadratic_two_cycle_amplitude(eta: Any, rho: Any, lam: Any) -> np.ndarray:
+def quadratic_two_cycle_amplitude(lr: Any, rho: Any, lam: Any) -> np.ndarray:
     """Amplitude :math:`\\eta\\rho\\lambda/(2-\\eta\\lambda)` of SAM's two-cycle on :math:`\\tfrac12\\lambda x^2`.
+
+    The learning rate :math:`\\eta` is ``lr``.
 
     Bartlett, Long & Bousquet (2023): on :math:`\\tfrac12\\theta^TA\\theta` SAM with constant :math:`\\eta, \\rho`
     and :math:`0 < \\eta\\lambda_1 < 2` converges (for almost every start) to the cycle
@@ -355,14 +359,14 @@ def quadratic_two_cycle_amplitude(eta: Any, rho: Any, lam: Any) -> np.ndarray:
     ValueError
         Unless :math:`\\eta, \\rho \\ge 0`, :math:`\\lambda > 0` and :math:`0 < \\eta\\lambda < 2`.
     """
-    eta = np.asarray(eta, dtype=float)
-    rho = np.asarray(rho, dtype=float)
-    lam = np.asarray(lam, dtype=float)
-    for name, v in (("eta", eta), ("rho", rho)):
-        if not np.all(np.isfinite(v)) or np.any(v < 0):
-            raise ValueError(f"{name} must be finite and >= 0, got {v!r}")
-    if not np.all(np.isfinite(lam)) or np.any(lam <= 0):
-        raise ValueError(f"lam must be finite and > 0, got {lam!r}")
-    if np.any(eta * lam >= 2) or np.any(eta * lam <= 0):
-        raise ValueError(f"need 0 < eta * lam < 2, got eta * lam = {eta * lam!r}")
-    return eta * rho * lam / (2 - eta * lam)
+    lr = check_finite_array(lr, "lr")
+    rho = check_finite_array(rho, "rho")
+    lam = check_finite_array(lam, "lam")
+    for name, v in (("lr", lr), ("rho", rho)):
+        if np.any(v < 0):
+            raise ValueError(f"{name} must be >= 0, got {v!r}")
+    if np.any(lam <= 0):
+        raise ValueError(f"lam must be > 0, got {lam!r}")
+    if np.any(lr * lam >= 2) or np.any(lr * lam <= 0):
+        raise ValueError(f"need 0 < lr * lam < 2, got lr * lam = {lr * lam!r}")
+    return lr * rho * lam / (2 - lr * lam)

@@ -2,22 +2,30 @@
 
 Each landscape is a frozen :class:`Landscape` whose ``value``, ``grad`` and ``hessian`` are numpy callables
 generated from one sympy expression with :func:`sympy.lambdify`, so that the three can never disagree with each
-other or with the formula (``sympy_expr()`` returns that formula). All three accept a point of shape ``(d,)``
+other or with the formula (``sympy_expr()`` returns that formula); the quadratic and the separable test functions
+are written directly in numpy (cheap in any dimension) and build their sympy formula only when asked. All three accept a point of shape ``(d,)``
 or a batch of shape ``(..., d)`` (handy for contour plots) and return shapes ``(...)``, ``(..., d)`` and
 ``(..., d, d)``.
 
-==========================  =====================================================================
-:func:`review_1d`           :math:`x^2(x-1)^2/(x^2+c)`, :math:`c=10^{-4}` (the review's Figure 1)
-:func:`review_2d`           :math:`(x-1)^2 y^2` (the review's Section 2.3.1 and Figure 2)
-:func:`quadratic`           :math:`\\tfrac12 \\theta^T A \\theta`
-:func:`double_well`         two minima :math:`(\\pm1, 0)` of equal value and different sharpness
-:func:`rosenbrock`          :math:`(a-x)^2 + b(y-x^2)^2`
-:func:`sines_quadratic`     :math:`\\tfrac12\\lVert\\theta\\rVert^2 + a\\sum_i \\sin^2(\\omega\\theta_i)`
-:func:`wen_ma_li_4d`        :math:`F_1(x_1,x_2)x_3^2 + F_2(x_1,x_2)x_4^2` (Wen, Ma & Li 2022)
-==========================  =====================================================================
+=============================  =====================================================================
+:func:`review_1d`              :math:`x^2(x-1)^2/(x^2+c)`, :math:`c=10^{-4}` (the review's Figure 1)
+:func:`review_2d`              :math:`(x-1)^2 y^2` (the review's Section 2.3.1 and Figure 2)
+:func:`quadratic`              :math:`\\tfrac12 \\theta^T A \\theta`
+:func:`double_well`            two minima :math:`(\\pm1, 0)` of equal value and different sharpness
+:func:`rosenbrock`             :math:`(a-x)^2 + b(y-x^2)^2`
+:func:`sines_quadratic`        :math:`\\tfrac12\\lVert\\theta\\rVert^2 + a\\sum_i \\sin^2(\\omega\\theta_i)`
+:func:`wen_ma_li_4d`           :math:`F_1(x_1,x_2)x_3^2 + F_2(x_1,x_2)x_4^2` (Wen, Ma & Li 2022)
+:func:`tilted_pseudo_huber`    :math:`\\sum_i \\sqrt{1+\\theta_i^2} - 1 - c\\,\\theta_i`, convex, known G and L
+:func:`cauchy_log`             :math:`\\tfrac12\\sum_i \\log(1+\\theta_i^2)`, non-convex, known G and L
+=============================  =====================================================================
+
+The last two serve the convergence theorem (Theorem 2 of the review), whose bound needs the constants ``G``
+(a bound on the gradient norm) and ``L`` (the Lipschitz constant of the gradient): they carry them exactly, and
+also torch kernels (``torch_value``, ``torch_grad``) for runners that advance many replicates in torch.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -43,6 +51,8 @@ __all__ = [
     "rosenbrock",
     "sines_quadratic",
     "wen_ma_li_4d",
+    "tilted_pseudo_huber",
+    "cauchy_log",
     "catalog",
 ]
 
@@ -65,6 +75,20 @@ class Landscape:
         Some known global minimisers (not necessarily all: e.g. ``review_2d`` has two lines of minima).
     description : str
         One line saying what the function is and where it comes from.
+    G : float or None
+        :math:`\\sup_\\theta \\lVert\\nabla f(\\theta)\\rVert`, exactly, where it is finite and known (the constant
+        :math:`G` of the review's Theorem 2, Assumption 1); None otherwise.
+    L : float or None
+        Lipschitz constant of :math:`\\nabla f` (:math:`L`-smoothness, Assumption 3), exactly, where known.
+    f_min : float or None
+        :math:`\\inf_\\theta f(\\theta)`, where known.
+    convex : bool or None
+        Whether :math:`f` is convex, where known.
+    torch_value, torch_grad : callable or None
+        Optional torch versions of ``value`` and ``grad`` for a tensor of points ``(..., d)``, without input
+        checks, for inner loops that keep many replicates in torch (:mod:`samlib.convergence`).
+        ``torch_grad(x, out=None, tmp=None)`` may write into preallocated ``out`` and ``tmp`` buffers of
+        the shape of ``x``. They compute the same formula as ``value`` and ``grad``.
     """
 
     name: str
@@ -76,6 +100,12 @@ class Landscape:
     minima: tuple = ()
     description: str = ""
     _sympy: Callable[[], tuple] | None = field(default=None, repr=False, compare=False)
+    G: float | None = None
+    L: float | None = None
+    f_min: float | None = None
+    convex: bool | None = None
+    torch_value: Callable[[Any], Any] | None = field(default=None, repr=False, compare=False)
+    torch_grad: Callable[..., Any] | None = field(default=None, repr=False, compare=False)
 
     def __call__(self, theta: Any) -> Any:
         """Same as ``value(theta)``."""
@@ -339,8 +369,146 @@ def wen_ma_li_4d(F1: Callable | None = None, F2: Callable | None = None) -> Land
     )
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# Separable test functions with exactly known G and L (the convergence theorem's constants)
+# ----------------------------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=64)
+def _torch_scalar(value: float, dtype: Any) -> Any:
+    """A cached 0-d tensor: creating one costs about as much as a small op in a runner's inner loop."""
+    import torch  # only the torch kernels need it: numpy users of the landscapes never load torch
+
+    return torch.full((), value, dtype=dtype)
+
+
+def _separable(
+    name: str,
+    dim: int,
+    h: Callable[[np.ndarray], np.ndarray],
+    dh: Callable[[np.ndarray], np.ndarray],
+    d2h: Callable[[np.ndarray], np.ndarray],
+    expr_1d: Callable[[sp.Symbol], sp.Expr],
+    **fields: Any,
+) -> Landscape:
+    """A :class:`Landscape` :math:`f(\\theta) = \\sum_i h(\\theta_i)` from numpy ``h, h', h''``.
+
+    Written directly in numpy, so any ``dim`` is cheap; the sympy formula is built only when asked for.
+    """
+
+    def value(theta: Any) -> Any:
+        v = h(_point(theta, dim, name)).sum(-1)
+        return float(v) if np.ndim(v) == 0 else v
+
+    def grad(theta: Any) -> np.ndarray:
+        return dh(_point(theta, dim, name))
+
+    def hessian(theta: Any) -> np.ndarray:
+        diag = d2h(_point(theta, dim, name))
+        return diag[..., :, None] * np.eye(dim)
+
+    def expr() -> tuple:
+        syms = sp.symbols(f"theta0:{dim}", real=True)
+        return sum(expr_1d(s) for s in syms), syms
+
+    return Landscape(name=name, dim=dim, value=value, grad=grad, hessian=hessian, _sympy=expr, **fields)
+
+
+def tilted_pseudo_huber(dim: int, c: float = 0.5) -> Landscape:
+    """Convex test function :math:`f(\\theta) = \\sum_i \\bigl(\\sqrt{1 + \\theta_i^2} - 1 - c\\,\\theta_i\\bigr)`.
+
+    The tilt is ``0 <= c < 1``.
+
+    :math:`h'(x) = x/\\sqrt{1+x^2} - c` lies in :math:`(-1-c, 1-c)`, so :math:`G = (1+c)\\sqrt d` (approached as
+    every :math:`\\theta_i \\to -\\infty`); :math:`h''(x) = (1+x^2)^{-3/2} \\le 1`, so :math:`L = 1`. The minimum is
+    at :math:`\\theta_i = c/\\sqrt{1-c^2}` with value :math:`d(\\sqrt{1-c^2} - 1)`. The tilt ``c`` makes ``f``
+    asymmetric about its minimiser, which a constant perturbation radius can exploit (the constant-rho regime of
+    the convergence chapter).
+
+    Raises
+    ------
+    ValueError
+        If ``dim < 1`` or ``c`` is not in ``[0, 1)`` (for ``c >= 1`` the function is unbounded below).
+
+    Examples
+    --------
+    >>> f = tilted_pseudo_huber(10, c=0.5)
+    >>> round(f.G, 4), f.L
+    (4.7434, 1.0)
+    """
+    dim = check_int_at_least(dim, 1, "dim")
+    c = check_nonnegative(c, "c")
+    if c >= 1:
+        raise ValueError(f"c must be < 1 so that f is bounded below, got {c!r}")
+
+    def torch_value(x: Any) -> Any:
+        return ((1 + x * x).sqrt() - 1 - c * x).sum(-1)
+
+    def torch_grad(x: Any, out: Any = None, tmp: Any = None) -> Any:
+        import torch  # see _torch_scalar
+
+        # a few in-place ops: this is the inner loop of samlib.convergence.run_stochastic_sam
+        out = torch.empty_like(x) if out is None else out
+        tmp = torch.empty_like(x) if tmp is None else tmp
+        torch.addcmul(_torch_scalar(1.0, x.dtype), x, x, out=tmp)  # 1 + x^2 in one op
+        tmp.rsqrt_()
+        torch.addcmul(_torch_scalar(-c, x.dtype), x, tmp, out=out)  # h'(x) = x / sqrt(1 + x^2) - c
+        return out
+
+    x_min = c / math.sqrt(1 - c * c)
+    return _separable(
+        "tilted pseudo-Huber", dim,
+        h=lambda x: np.sqrt(1 + x * x) - 1 - c * x,
+        dh=lambda x: x / np.sqrt(1 + x * x) - c,
+        d2h=lambda x: (1 + x * x) ** -1.5,
+        expr_1d=lambda s: sp.sqrt(1 + s**2) - 1 - _exact(c) * s,
+        params={"c": c}, minima=(np.full(dim, x_min),),
+        description="sum_i sqrt(1 + x_i^2) - 1 - c x_i: convex, G = (1+c) sqrt(d), L = 1",
+        G=(1 + c) * math.sqrt(dim), L=1.0, f_min=dim * (math.sqrt(1 - c * c) - 1), convex=True,
+        torch_value=torch_value, torch_grad=torch_grad,
+    )
+
+
+def cauchy_log(dim: int) -> Landscape:
+    """Non-convex test function :math:`f(\\theta) = \\tfrac12 \\sum_i \\log(1 + \\theta_i^2)`.
+
+    :math:`h'(x) = x/(1+x^2)` has :math:`|h'| \\le 1/2` (at :math:`|x| = 1`), so :math:`G = \\sqrt d/2`;
+    :math:`h''(x) = (1-x^2)/(1+x^2)^2` lies in :math:`[-1/8, 1]`, so :math:`L = 1` and ``f`` is non-convex for
+    :math:`|\\theta_i| > 1`. Minimum 0 at the origin.
+
+    Raises
+    ------
+    ValueError
+        If ``dim < 1``.
+    """
+    dim = check_int_at_least(dim, 1, "dim")
+
+    def torch_value(x: Any) -> Any:
+        return 0.5 * (x * x).log1p().sum(-1)
+
+    def torch_grad(x: Any, out: Any = None, tmp: Any = None) -> Any:
+        import torch  # see _torch_scalar
+
+        out = torch.empty_like(x) if out is None else out
+        tmp = torch.empty_like(x) if tmp is None else tmp
+        torch.addcmul(_torch_scalar(1.0, x.dtype), x, x, out=tmp)  # 1 + x^2 in one op
+        torch.div(x, tmp, out=out)  # h'(x) = x / (1 + x^2)
+        return out
+
+    return _separable(
+        "Cauchy log", dim,
+        h=lambda x: 0.5 * np.log1p(x * x),
+        dh=lambda x: x / (1 + x * x),
+        d2h=lambda x: (1 - x * x) / (1 + x * x) ** 2,
+        expr_1d=lambda s: sp.log(1 + s**2) / 2,
+        params={}, minima=(np.zeros(dim),),
+        description="(1/2) sum_i log(1 + x_i^2): non-convex, G = sqrt(d)/2, L = 1",
+        G=0.5 * math.sqrt(dim), L=1.0, f_min=0.0, convex=False,
+        torch_value=torch_value, torch_grad=torch_grad,
+    )
+
+
 def catalog() -> dict[str, Landscape]:
-    """Every landscape of this module with its default parameters (``quadratic`` with ``diag(1, 10)``)."""
+    """The landscapes of the review's toy problems with their default parameters (``quadratic`` with
+    ``diag(1, 10)``); the convergence test functions, which need a dimension, are built by their factories."""
     return {
         ls.name: ls
         for ls in (

@@ -1,12 +1,12 @@
 """PAC-Bayes experiments: a linear test bed with known risk, small networks, and a Dziugaite-Roy posterior.
 
 * **Linear-Gaussian test bed** for Lemma 1.  Inputs :math:`x\\sim\\mathcal N(0, I_d)`, clean
-  label :math:`\\mathrm{sign}(w_*^\\top x)` flipped with probability ``eta``.  For the
+  label :math:`\\mathrm{sign}(w_*^\\top x)` flipped with probability ``flip_prob``.  For the
   stochastic classifier :math:`\\mathrm{sign}(w^\\top x)`, :math:`w\\sim Q=\\mathcal N(\\mu, s^2 I)`,
   both the empirical Gibbs risk (a probit average, :func:`gibbs_empirical_risk_linear`) and
   the true Gibbs risk (:func:`gibbs_true_risk_linear`, a deterministic quadrature of the
-  angle formula :math:`L_D(w)=\\eta+(1-2\\eta)\\angle(w,w_*)/\\pi`) are computed without
-  sampling classifiers, so violations of a bound can be counted exactly.
+  angle formula :math:`L_D(w)=\\eta+(1-2\\eta)\\angle(w,w_*)/\\pi`, :math:`\\eta` = ``flip_prob``) are
+  computed without sampling classifiers, so violations of a bound can be counted exactly.
 * **Small networks** on the embedded digits: :func:`make_mlp`, :func:`train_mlp`,
   :func:`flat_params`, and a batched evaluation of many parameter vectors
   (:func:`batched_mlp_error`), used for Gaussian-noise averages and Monte-Carlo estimates.
@@ -16,12 +16,20 @@
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import special, stats
 
-from ._validation import check_int_at_least, check_nonnegative, check_positive, check_probability
+from ._validation import (
+    check_finite_array,
+    check_int_at_least,
+    check_nonnegative,
+    check_positive,
+    check_probability,
+    describe,
+)
 from .bounds import kl_inverse_upper, mcallester_bound
 
 __all__ = [
@@ -44,24 +52,54 @@ __all__ = [
 # ----------------------------------------------------------------------------------------
 # Linear-Gaussian test bed
 # ----------------------------------------------------------------------------------------
-def sample_linear_gaussian(num_sets: int, n: int, w_star: np.ndarray, eta: float, rng: np.random.Generator):
+def _check_flip_prob(flip_prob: float) -> float:
+    flip_prob = check_nonnegative(flip_prob, "flip_prob")
+    if flip_prob >= 0.5:
+        # at 1/2 the labels carry no information; above it w_* is no longer the Bayes classifier
+        raise ValueError(f"flip_prob must lie in [0, 0.5), got {flip_prob!r}")
+    return flip_prob
+
+
+def _check_w_star(w_star, min_size: int = 1) -> np.ndarray:
+    w = check_finite_array(w_star, "w_star", ndim=1)
+    if w.size < min_size:
+        raise ValueError(f"w_star must have at least {min_size} entries, got {w.size}")
+    if not np.any(w):
+        raise ValueError("w_star must be nonzero: it defines the clean label sign(w_star . x)")
+    return w
+
+
+def sample_linear_gaussian(num_sets: int, n: int, w_star: np.ndarray, flip_prob: float, rng: np.random.Generator):
     """Draw ``num_sets`` independent training sets of size ``n`` at once.
+
+    Inputs :math:`x \\sim \\mathcal N(0, I_d)`; the clean label :math:`\\mathrm{sign}(w_*^\\top x)` is flipped
+    with probability ``flip_prob`` (label noise), independently for each sample.
+
+    Parameters
+    ----------
+    num_sets, n : int >= 1
+        Number of training sets and samples per set.
+    w_star : ndarray, shape (d,), nonzero
+        Direction of the clean labels.
+    flip_prob : float in [0, 0.5)
+        Probability that a label is flipped.
+    rng : numpy.random.Generator
 
     Returns
     -------
     X : ndarray, shape (num_sets, n, d)
-    y : ndarray, shape (num_sets, n), values in {-1, +1} (clean label flipped w.p. ``eta``)
+    y : ndarray, shape (num_sets, n), values in {-1, +1}
     """
     num_sets = check_int_at_least(num_sets, 1, "num_sets")
     n = check_int_at_least(n, 1, "n")
-    eta = check_nonnegative(eta, "eta")
-    if eta >= 0.5:
-        raise ValueError(f"eta must be < 0.5, got {eta!r}")
-    w_star = np.asarray(w_star, dtype=float)
+    flip_prob = _check_flip_prob(flip_prob)
+    w_star = _check_w_star(w_star)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {describe(rng)}")
     X = rng.standard_normal((num_sets, n, w_star.size))
     y = np.sign(X @ w_star)
     y[y == 0] = 1.0
-    flip = rng.random((num_sets, n)) < eta
+    flip = rng.random((num_sets, n)) < flip_prob
     return X, np.where(flip, -y, y)
 
 
@@ -87,13 +125,13 @@ def gibbs_empirical_risk_linear(mu: np.ndarray, s: float, X: np.ndarray, y: np.n
 
 
 def gibbs_true_risk_linear(
-    mu: np.ndarray, s: float, w_star: np.ndarray, eta: float, n_hermite: int = 32, n_chi: int = 64,
+    mu: np.ndarray, s: float, w_star: np.ndarray, flip_prob: float, n_hermite: int = 32, n_chi: int = 64,
     chunk: int = 64,
 ) -> np.ndarray:
     r"""True 0-1 risk of the Gibbs classifier, by deterministic quadrature.
 
     For Gaussian inputs the risk of one classifier is
-    :math:`L_D(w) = \eta + (1-2\eta)\,\angle(w, w_*)/\pi`.  Writing
+    :math:`L_D(w) = \eta + (1-2\eta)\,\angle(w, w_*)/\pi` with :math:`\eta` = ``flip_prob``.  Writing
     :math:`w = a\,u_* + w_\perp` with :math:`u_* = w_*/\|w_*\|`, under
     :math:`w\sim\mathcal N(\mu,s^2I)`: :math:`a = \mu^\top u_* + s g_1`,
     :math:`\|w_\perp\|^2 = (\|\mu_\perp\| + s g_2)^2 + s^2 \chi^2_{d-2}`, with independent
@@ -104,21 +142,43 @@ def gibbs_true_risk_linear(
     Parameters
     ----------
     mu : ndarray, shape (..., d), d >= 3
+        Posterior means.
     s : float > 0
-    w_star : ndarray, shape (d,)
-    eta : float in [0, 0.5)
+        Posterior standard deviation.
+    w_star : ndarray, shape (d,), nonzero
+        Direction of the clean labels (only its direction matters).
+    flip_prob : float in [0, 0.5)
+        Label-flip probability of the test bed (:func:`sample_linear_gaussian`).
+    n_hermite, n_chi, chunk : int >= 1
+        Quadrature nodes per Gaussian, chi-square quantiles, and rows of ``mu`` per work array.
 
     Returns
     -------
     ndarray, shape (...)
+
+    Raises
+    ------
+    ValueError
+        If ``w_star`` is zero or has fewer than 3 entries, ``mu`` does not end in ``d`` or is not finite,
+        ``s <= 0`` or ``flip_prob`` is outside ``[0, 0.5)``.
     """
     s = check_positive(s, "s")
-    w_star = np.asarray(w_star, dtype=float)
+    flip_prob = _check_flip_prob(flip_prob)
+    w_star = _check_w_star(w_star, min_size=3)
+    n_hermite = check_int_at_least(n_hermite, 1, "n_hermite")
+    n_chi = check_int_at_least(n_chi, 1, "n_chi")
+    chunk = check_int_at_least(chunk, 1, "chunk")
     d = w_star.size
-    if d < 3:
-        raise ValueError(f"w_star must have at least 3 entries, got {d}")
-    u = w_star / np.linalg.norm(w_star)
-    mu = np.asarray(mu, dtype=float)
+    with np.errstate(over="ignore", under="ignore"):
+        norm = np.linalg.norm(w_star)
+    if not sys.float_info.min <= norm < math.inf:
+        # the squared norm of a tiny or huge w_star underflows or overflows: scale by its largest entry first
+        w_star = w_star / np.max(np.abs(w_star))
+        norm = np.linalg.norm(w_star)
+    u = w_star / norm
+    mu = check_finite_array(mu, "mu")
+    if mu.ndim == 0 or mu.shape[-1] != d:
+        raise ValueError(f"mu must have shape (..., {d}) to match w_star, got shape {mu.shape}")
     m_a = mu @ u
     m_perp = np.linalg.norm(mu - m_a[..., None] * u, axis=-1)
     x, wts = special.roots_hermitenorm(n_hermite)
@@ -133,7 +193,7 @@ def gibbs_true_risk_linear(
         ang = np.arctan2(r[:, None, :, :], a[:, :, None, None])  # (B, Ha, Hg, C)
         mean_ang[i : i + chunk] = np.einsum("bijc,i,j->b", ang, wts, wts) / n_chi
     mean_ang = mean_ang.reshape(shape)
-    return eta + (1 - 2 * eta) * mean_ang / math.pi
+    return flip_prob + (1 - 2 * flip_prob) * mean_ang / math.pi
 
 
 # ----------------------------------------------------------------------------------------

@@ -15,8 +15,9 @@ only :math:`\\nabla L(\\theta+\\hat\\epsilon)` (eq. 3 of the review, Liu, Chen &
 SAM and GD gradients by :math:`H\\hat\\epsilon`.
 
 :func:`perturbed_loss_gradients` derives the exact gradient symbolically with sympy (no chain rule written by
-hand), :func:`dropped_term_closed_form` evaluates the Jacobian formula above, :func:`eq5_terms` evaluates the
-pieces of eq. 5, and :func:`loglog_slope` measures orders.
+hand), :func:`dropped_term_closed_form` evaluates the Jacobian formula above and :func:`eq5_terms` the pieces of
+eq. 5; every numeric :math:`\\hat\\epsilon` comes from :func:`samlib.ascent.ascent_direction`. Orders are measured
+with :func:`samlib.stats.loglog_slope`, re-exported here as ``loglog_slope`` for existing callers.
 """
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ from typing import Any, Callable
 import numpy as np
 import sympy as sp
 
-from samlib._validation import check_finite_array, check_positive
+from samlib._validation import check_finite_array, check_nonnegative, check_positive
+from samlib.ascent import ascent_direction
+from samlib.stats import loglog_slope
 
 __all__ = [
     "PerturbedGradients",
@@ -122,14 +125,14 @@ def dropped_term_closed_form(grad_f: Callable, hess_f: Callable, theta: Any, rho
     """
     t = check_finite_array(theta, "theta", ndim=1)
     rho = check_positive(rho, "rho")
-    g = np.asarray(grad_f(t), dtype=float)
-    n = np.linalg.norm(g)
-    if n == 0:
+    g = check_finite_array(grad_f(t), "grad_f(theta)")
+    eps = ascent_direction(g, rho)
+    if not eps.any():
         raise ValueError(f"the gradient vanishes at theta={t!r}; eps_hat is not differentiable there")
-    u = g / n
-    g_pert = np.asarray(grad_f(t + rho * u), dtype=float)
-    H = np.asarray(hess_f(t), dtype=float)
-    return rho / n * H @ (g_pert - u * (u @ g_pert))
+    u = eps / rho
+    g_pert = check_finite_array(grad_f(t + eps), "grad_f(theta + eps_hat)")
+    H = check_finite_array(hess_f(t), "hess_f(theta)")
+    return rho / np.linalg.norm(g) * H @ (g_pert - u * (u @ g_pert))
 
 
 def eq5_terms(grad_f: Callable, hess_f: Callable, theta: Any, rhos: Any) -> dict[str, np.ndarray]:
@@ -154,11 +157,11 @@ def eq5_terms(grad_f: Callable, hess_f: Callable, theta: Any, rhos: Any) -> dict
     r = check_finite_array(rhos, "rhos", ndim=1)
     if np.any(r <= 0):
         raise ValueError(f"rhos must be > 0, got min {r.min()!r}")
-    g = np.asarray(grad_f(t), dtype=float)
-    n = np.linalg.norm(g)
-    if n == 0:
-        raise ValueError(f"the gradient vanishes at theta={t!r}; eq. 5 divides by its norm")
-    eps = r[:, None] * (g / n)[None, :]
+    g = check_finite_array(grad_f(t), "grad_f(theta)")
+    eps = np.stack([ascent_direction(g, ri) for ri in r])
+    if not eps.any():
+        # with eps_hat(0) = 0 both sides of eq. 5 vanish, and its relative residual is undefined
+        raise ValueError(f"the gradient vanishes at theta={t!r}; eq. 5 needs a nonzero gradient")
     disc = np.stack([np.asarray(grad_f(t + e), dtype=float) - g for e in eps])
     lin = eps @ np.asarray(hess_f(t), dtype=float).T
     res = disc - lin
@@ -176,7 +179,8 @@ def discrepancy_for_spectrum(eigvals: Any, grad: Any, rho: float, basis: Any = N
     eigvals : array_like, shape (d,)
         The diagonal of :math:`D`.
     grad : array_like, shape (d,) or (m, d)
-        One gradient or a batch, nonzero.
+        One gradient or a batch. A zero gradient gives zero (:math:`\\hat\\epsilon(0) = 0`, as in
+        :func:`samlib.ascent.ascent_direction`).
     rho : float
         Radius ``>= 0``.
     basis : array_like, shape (d, d), optional
@@ -189,34 +193,17 @@ def discrepancy_for_spectrum(eigvals: Any, grad: Any, rho: float, basis: Any = N
     """
     lam = check_finite_array(eigvals, "eigvals", ndim=1)
     g = check_finite_array(grad, "grad")
-    rho = float(rho)
-    if not np.isfinite(rho) or rho < 0:
-        raise ValueError(f"rho must be finite and >= 0, got {rho!r}")
+    rho = check_nonnegative(rho, "rho")
     d = lam.size
     Q = np.eye(d) if basis is None else check_finite_array(basis, "basis", ndim=2)
     if Q.shape != (d, d) or not np.allclose(Q.T @ Q, np.eye(d), atol=1e-10):
         raise ValueError(f"basis must be an orthogonal ({d}, {d}) matrix")
-    if g.shape[-1] != d:
-        raise ValueError(f"grad must have last dimension {d}, got shape {g.shape}")
-    norms = np.linalg.norm(g, axis=-1, keepdims=True)
-    if np.any(norms == 0):
-        raise ValueError("grad must be nonzero (eq. 5 divides by its norm)")
+    if g.ndim not in (1, 2) or g.shape[-1] != d:
+        raise ValueError(f"grad must have shape ({d},) or (m, {d}), got shape {g.shape}")
+    if g.ndim == 1:
+        eps = ascent_direction(g, rho)
+    else:  # row by row: each row is its own gradient, with its own norm
+        eps = np.array([ascent_direction(row, rho) for row in g]).reshape(g.shape)
     H = (Q * lam) @ Q.T
-    return rho * (g / norms) @ H.T
+    return eps @ H.T
 
-
-def loglog_slope(x: Any, y: Any) -> float:
-    """Least-squares slope of :math:`\\log y` against :math:`\\log x`: the order :math:`k` in :math:`y \\approx C x^k`.
-
-    Raises
-    ------
-    ValueError
-        If the arrays differ in length, have fewer than 2 points, or contain non-positive values.
-    """
-    x = check_finite_array(x, "x", ndim=1)
-    y = check_finite_array(y, "y", ndim=1)
-    if x.shape != y.shape or x.size < 2:
-        raise ValueError(f"x and y need the same length >= 2, got {x.shape} and {y.shape}")
-    if np.any(x <= 0) or np.any(y <= 0):
-        raise ValueError("x and y must be > 0 for a log-log slope")
-    return float(np.polyfit(np.log(x), np.log(y), 1)[0])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import mpmath
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -152,3 +153,91 @@ def test_nonvacuous_sample_size_is_where_the_total_crosses_one():
     assert sam_pac_bayes_bound(k, math.ceil(n_star) + 1, w2, rho, delta).total < 1.0
     assert sam_pac_bayes_bound(k, math.floor(n_star) - 1, w2, rho, delta).total > 1.0
     assert sam_nonvacuous_sample_size(k, w2, rho, delta, sharpness_term=1.0) == math.inf
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Edges: representable answers are returned, invalid input raises ValueError naming the argument
+# ----------------------------------------------------------------------------------------------------------------
+def _theorem1_mp(k, n, w2, rho, delta):
+    """Theorem 1's complexity term in 60-digit arithmetic (no underflow or overflow)."""
+    mp = mpmath.mp.clone()
+    mp.dps = 60
+    k, n, w2, rho, delta = (mp.mpf(v) for v in (k, n, w2, rho, delta))
+    num = (k * mp.log(1 + w2 / rho**2 * (1 + mp.sqrt(mp.log(n) / k)) ** 2) + 4 * mp.log(n / delta)
+           + 8 * mp.log(6 * n + 3 * k))
+    return float(mp.sqrt(num / (n - 1)))
+
+
+@pytest.mark.parametrize(
+    "k, n, w2, rho, delta",
+    [
+        (10, 100, 1.0, 1e-200, 0.05),  # rho**2 underflows to 0: was ZeroDivisionError
+        (10, 100, 1.0, 1e-160, 0.05),  # rho**2 subnormal, the ratio overflows: was inf
+        (10, 100, 1.0, 1e-154, 0.05),
+        (10, 100, 1e300, 1e-10, 0.05),  # w2 / rho**2 overflows
+        (10, 100, 1e-300, 1e200, 0.05),  # rho**2 overflows (a float power raised OverflowError)
+        (10, 1000, 1.0, 0.1, 1e-310),  # n / delta overflows
+        (545810, 1000, 400.0, 0.05, 0.05),  # ordinary inputs
+    ],
+)
+def test_sam_bound_is_exact_where_the_plain_formula_underflows_or_overflows(k, n, w2, rho, delta):
+    got = sam_pac_bayes_bound(k, n, w2, rho, delta).complexity
+    assert math.isfinite(got)
+    assert got == pytest.approx(_theorem1_mp(k, n, w2, rho, delta), rel=1e-13)
+
+
+def test_sam_bound_keeps_its_bits_on_ordinary_inputs():
+    # the stored chapter outputs were computed with the plain formula
+    k, n, w2, rho, delta = 2410, 1000, 37.5, 0.05, 0.05
+    num = k * math.log1p(w2 / rho**2 * (1.0 + math.sqrt(math.log(n) / k)) ** 2) + 4 * math.log(n / delta) \
+        + 8 * math.log(6 * n + 3 * k)
+    assert sam_pac_bayes_bound(k, n, w2, rho, delta).complexity == math.sqrt(num / (n - 1))
+
+
+def test_nonvacuous_sample_size_with_a_tiny_radius():
+    # was ZeroDivisionError inside brentq's function
+    n_star = sam_nonvacuous_sample_size(10, 1.0, 1e-200, 0.05)
+    assert math.isfinite(n_star)
+    assert sam_pac_bayes_bound(10, math.ceil(n_star) + 1, 1.0, 1e-200, 0.05).total < 1.0
+    with pytest.raises(ValueError, match="n_max"):
+        sam_nonvacuous_sample_size(10, 1.0, 0.1, 0.05, n_max=1.0)
+
+
+def test_mcallester_with_a_subnormal_delta_is_finite_and_exact():
+    # log(n / delta) with n / delta = inf: was inf
+    got = mcallester_bound(0.0, 1000, 1e-310)
+    mp = mpmath.mp.clone()
+    mp.dps = 50
+    assert got == pytest.approx(float(mp.sqrt(mp.log(mp.mpf(1000) / mp.mpf(1e-310)) / 1998)), rel=1e-14)
+    assert math.isfinite(pac_bayes_kl_bound(0.1, 5.0, 1000, 1e-310))
+
+
+@pytest.mark.parametrize("q, p, name", [(float("nan"), 0.5, "q"), (0.5, float("nan"), "p"),
+                                        (1.5, 0.5, "q"), (0.5, -0.1, "p"), (np.array([0.1, np.nan]), 0.5, "q")])
+def test_kl_bernoulli_rejects_nan_and_out_of_range_naming_the_argument(q, p, name):
+    # kl_bernoulli(nan, 0.5) returned 0.0 (nan failed both range comparisons silently)
+    with pytest.raises(ValueError, match=rf"^{name} "):
+        kl_bernoulli(q, p)
+
+
+def test_kl_bernoulli_edges_that_are_defined():
+    assert kl_bernoulli(0.0, 0.0) == 0.0 and kl_bernoulli(1.0, 1.0) == 0.0
+    assert kl_bernoulli(0.5, 1.0) == math.inf  # the divergence is infinite, not undefined
+    with pytest.raises(TypeError, match="q"):
+        kl_bernoulli("0.1", 0.5)
+    with pytest.raises(TypeError, match="q"):
+        kl_inverse_upper(None, 0.1)
+
+
+def test_proof_steps_at_extreme_scales():
+    # the relaxed KL takes log1p(w2 / (k sigma^2)) without forming the overflowing ratio
+    inter = sam_intermediate_bound(10, 100, 1.0, 0.01, 1e-310)
+    assert all(math.isfinite(inter[key]) for key in ("log_term", "log_term_relaxed", "gap", "gap_relaxed"))
+    with pytest.raises(ValueError, match="sigma"):
+        sam_prior_grid_choice(10, 100, 1.0, 1e-200)  # sigma**2 underflows
+    with pytest.raises(ValueError, match="KL"):
+        sam_intermediate_bound(10, 100, 1e300, 1e-100, 0.05)  # the exact KL exceeds the float range
+    with pytest.raises(ValueError, match="radius"):
+        laurent_massart_radius_sq(10, 1.0, 1e200)  # was OverflowError from sigma**2
+    with pytest.raises(ValueError, match="KL"):
+        kl_gaussians([0.0], 1e300, [0.0], 1e-300)  # was inf

@@ -26,6 +26,20 @@ def test_batch_ascent_matches_ascent_direction(g, rho):
     np.testing.assert_allclose(got, ascent_direction(g, rho), rtol=1e-12, atol=1e-12)
 
 
+def test_batch_kernel_equals_ascent_direction_row_by_row_at_every_scale():
+    # the vectorised kernel run_batch uses, against the book's one ascent direction, including a zero row
+    # (zero, never nan) and rows whose squared norm would underflow or overflow
+    rng = np.random.default_rng(0)
+    rows = [rng.normal(size=4) * 10.0 ** e for e in (-300, -170, -20, 0, 20, 170, 300)]
+    grads = np.array(rows + [np.zeros(4), [0.0, -2.0, 0.0, 0.0]])
+    rho = np.linspace(0.0, 2.0, len(grads))
+    eps = batch_ascent_direction(grads, rho)
+    assert np.all(np.isfinite(eps))
+    for g, r, e in zip(grads, rho, eps):
+        np.testing.assert_allclose(e, ascent_direction(g, r), rtol=1e-14, atol=0)
+    np.testing.assert_array_equal(eps[-2], 0.0)
+
+
 def test_zero_gradient_row_gives_zero_perturbation():
     eps = batch_ascent_direction(np.array([[0.0, 0.0], [3.0, 4.0]]), 0.5)
     np.testing.assert_array_equal(eps[0], [0.0, 0.0])
@@ -89,7 +103,7 @@ def test_fixed_points_1d_quadratic_has_none():
 def test_sweep_shapes_and_classification():
     ls = landscapes.review_1d()
     starts = np.array([[-1.0], [0.5], [2.0]])
-    out = sweep_endpoints(ls.grad, starts, [1e-2, 5e-2], [0.0, 0.1], lambda eta: int(5 / eta))
+    out = sweep_endpoints(ls.grad, starts, [1e-2, 5e-2], [0.0, 0.1], lambda lr: int(5 / lr))
     assert out.final.shape == (2, 2, 3, 1) and out.diverged.shape == (2, 2, 3)
     labels = classify_endpoints(out.centre, {"sharp": [0.0], "flat": [1.0]}, 0.05)
     assert labels.shape == (2, 2, 3)
@@ -110,7 +124,8 @@ BAD = [
     (lambda: batch_ascent_direction(np.array([[np.nan, 1.0]]), 0.1), "grads"),
     (lambda: batch_ascent_direction(np.array([[1.0, 1.0]]), -0.1), "rho"),
     (lambda: batch_ascent_direction(np.ones((2, 2)), np.ones(3)), "rho"),
-    (lambda: run_batch(lambda t: t, np.ones((2, 2)), -1.0, 0.1, 5), "eta"),
+    (lambda: run_batch(lambda t: t, np.ones((2, 2)), -1.0, 0.1, 5), "lr"),
+    (lambda: sweep_endpoints(lambda t: t, np.ones((2, 1)), [np.nan], [0.1], 5), "lrs"),
     (lambda: run_batch(lambda t: t, np.ones((2, 2)), 0.1, 0.1, 1), "num_steps"),
     (lambda: run_batch(lambda t: t[:, :1], np.ones((2, 2)), 0.1, 0.1, 5), "shape"),
     (lambda: run_batch(lambda t: t, np.ones((2, 2)), 0.1, [np.inf, 0.1], 5), "rho"),
@@ -119,7 +134,8 @@ BAD = [
     (lambda: classify_endpoints(np.zeros((3, 1)), {"a": [0.0]}, 0.0), "tol"),
     (lambda: sam_fixed_points_1d(lambda x: x, 0.0, -1, 1), "rho"),
     (lambda: sam_fixed_points_1d(lambda x: x, 0.1, 1, -1), "lo < hi"),
-    (lambda: quadratic_two_cycle_amplitude(1.0, 0.1, 2.0), "eta \\* lam"),
+    (lambda: quadratic_two_cycle_amplitude(1.0, 0.1, 2.0), "lr \\* lam"),
+    (lambda: quadratic_two_cycle_amplitude(np.nan, 0.1, 2.0), "lr"),
     (lambda: quadratic_two_cycle_amplitude(0.1, -0.1, 2.0), "rho"),
     (lambda: quadratic_two_cycle_amplitude(0.1, 0.1, 0.0), "lam"),
 ]

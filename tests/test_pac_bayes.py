@@ -30,18 +30,18 @@ def test_true_gibbs_risk_matches_brute_force_sampling():
     d = 12
     w_star = rng.standard_normal(d)
     mu = rng.standard_normal((2, d))
-    s, eta = 0.6, 0.1
-    exact = gibbs_true_risk_linear(mu, s, w_star, eta)
+    s, flip_prob = 0.6, 0.1
+    exact = gibbs_true_risk_linear(mu, s, w_star, flip_prob=flip_prob)
     for i in range(2):
         W = mu[i] + s * rng.standard_normal((200_000, d))
         cos = W @ w_star / (np.linalg.norm(W, axis=1) * np.linalg.norm(w_star))
-        mc = eta + (1 - 2 * eta) * np.mean(np.arccos(np.clip(cos, -1, 1))) / np.pi
+        mc = flip_prob + (1 - 2 * flip_prob) * np.mean(np.arccos(np.clip(cos, -1, 1))) / np.pi
         assert exact[i] == pytest.approx(mc, abs=2e-3)
 
 
 def test_true_risk_limits():
     w_star = np.eye(5)[0]
-    # tiny posterior width around w_star: risk -> eta; around -w_star: risk -> 1 - eta
+    # tiny posterior width around w_star: risk -> flip_prob; around -w_star: risk -> 1 - flip_prob
     assert gibbs_true_risk_linear(w_star, 1e-4, w_star, 0.1) == pytest.approx(0.1, abs=1e-3)
     assert gibbs_true_risk_linear(-w_star, 1e-4, w_star, 0.1) == pytest.approx(0.9, abs=1e-3)
     # mean zero: the classifier is a coin flip
@@ -58,9 +58,36 @@ def test_empirical_gibbs_risk_converges_to_true_risk_on_a_big_sample():
     assert emp == pytest.approx(gibbs_true_risk_linear(mu, 0.8, w_star, 0.1), abs=4e-3)
 
 
-def test_sample_linear_gaussian_validates_eta():
-    with pytest.raises(ValueError, match="eta"):
+def test_sample_linear_gaussian_validates_flip_prob():
+    with pytest.raises(ValueError, match="flip_prob"):
         sample_linear_gaussian(1, 5, np.ones(3), 0.5, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="w_star"):
+        sample_linear_gaussian(1, 5, np.zeros(3), 0.1, np.random.default_rng(0))
+    with pytest.raises(TypeError, match="rng"):
+        sample_linear_gaussian(1, 5, np.ones(3), 0.1, 0)
+
+
+def test_true_risk_rejects_a_zero_w_star_instead_of_returning_nan():
+    # before: w_star / ||w_star|| = 0/0 gave nan silently
+    with pytest.raises(ValueError, match="w_star must be nonzero"):
+        gibbs_true_risk_linear(np.ones(5), 0.5, np.zeros(5), 0.1)
+
+
+@pytest.mark.parametrize("flip_prob", [-0.1, 0.5, 0.7, float("nan"), float("inf")])
+def test_true_risk_checks_the_flip_probability(flip_prob):
+    # before: any value went into eta + (1 - 2 eta) * angle / pi unchecked (0.7 gave a "risk" of 0.65)
+    with pytest.raises(ValueError, match="flip_prob"):
+        gibbs_true_risk_linear(np.ones(5), 0.5, np.ones(5), flip_prob)
+
+
+def test_true_risk_depends_only_on_the_direction_of_w_star():
+    mu = np.array([[1.0, 0.5, -0.2, 0.0], [0.1, 0.0, 2.0, 1.0]])
+    ref = gibbs_true_risk_linear(mu, 0.3, np.array([1.0, 2.0, 0.0, -1.0]), 0.1)
+    for scale in (1e-200, 1e200):  # the squared norm of these underflows or overflows
+        np.testing.assert_allclose(gibbs_true_risk_linear(mu, 0.3, scale * np.array([1.0, 2.0, 0.0, -1.0]), 0.1),
+                                   ref, rtol=1e-12)
+    with pytest.raises(ValueError, match="mu"):
+        gibbs_true_risk_linear(np.ones(3), 0.3, np.ones(4), 0.1)
 
 
 def test_batched_forward_matches_torch_module():

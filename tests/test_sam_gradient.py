@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from samlib import landscapes
+from samlib.ascent import ascent_direction
 from samlib.sam_gradient import (
     discrepancy_for_spectrum,
     dropped_term_closed_form,
@@ -87,6 +88,32 @@ def test_loglog_slope_recovers_power():
     assert abs(loglog_slope(x, 3 * x**1.5) - 1.5) < 1e-12
 
 
+def test_discrepancy_rows_use_the_books_ascent_direction_and_a_zero_row_gives_zero():
+    # eps_hat(0) = 0 (samlib.ascent): a zero gradient row gives a zero discrepancy, never nan or an error
+    lam = np.array([1.0, 3.0, 7.0])
+    grads = np.array([[1.0, 2.0, -0.5], [0.0, 0.0, 0.0], [1e-200, -3e-200, 0.0], [4e150, 0.0, -3e150]])
+    out = discrepancy_for_spectrum(lam, grads, 0.2)
+    for g, row in zip(grads, out):
+        np.testing.assert_allclose(row, lam * ascent_direction(g, 0.2), rtol=1e-14, atol=0)
+    np.testing.assert_array_equal(out[1], 0.0)
+    np.testing.assert_array_equal(discrepancy_for_spectrum(lam, np.zeros(3), 0.2), 0.0)
+    assert discrepancy_for_spectrum(lam, np.zeros((0, 3)), 0.2).shape == (0, 3)
+
+
+def test_eq5_and_dropped_term_perturb_by_the_books_ascent_direction():
+    ls = landscapes.rosenbrock()
+    theta = np.array([-0.4, 0.9])
+    out = eq5_terms(ls.grad, ls.hessian, theta, [0.01, 0.1])
+    for rho, lin in zip([0.01, 0.1], out["linear"]):
+        np.testing.assert_allclose(lin, ls.hessian(theta) @ ascent_direction(ls.grad(theta), rho), rtol=1e-14)
+    # a gradient far below sqrt(tiny): its squared norm underflows, the ascent direction does not
+    tiny = landscapes.quadratic(np.diag([1.0, 2.0]))
+    th = np.array([3e-170, -4e-170])
+    np.testing.assert_allclose(eq5_terms(tiny.grad, tiny.hessian, th, [0.5])["linear"][0],
+                               tiny.hessian(th) @ ascent_direction(tiny.grad(th), 0.5), rtol=1e-14)
+    assert np.all(np.isfinite(dropped_term_closed_form(tiny.grad, tiny.hessian, np.array([3.0, -4.0]), 0.1)))
+
+
 BAD = [
     (lambda: perturbed_loss_gradients(sp.Symbol("x") * sp.Symbol("z"), (sp.Symbol("x"),)), "free symbols"),
     (lambda: perturbed_loss_gradients(sp.Integer(1), ()), "empty"),
@@ -95,12 +122,12 @@ BAD = [
     (lambda: dropped_term_closed_form(lambda t: 0 * t, lambda t: np.eye(2), np.ones(2), 0.1), "vanishes"),
     (lambda: eq5_terms(lambda t: t, lambda t: np.eye(2), np.ones(2), [0.1, -0.1]), "rhos"),
     (lambda: eq5_terms(lambda t: 0 * t, lambda t: np.eye(2), np.ones(2), [0.1]), "vanishes"),
-    (lambda: discrepancy_for_spectrum([1.0, 2.0], [0.0, 0.0], 0.1), "nonzero"),
+    (lambda: discrepancy_for_spectrum([1.0, 2.0], np.ones((2, 2, 2)), 0.1), "shape"),
     (lambda: discrepancy_for_spectrum([1.0, 2.0], [1.0, 0.0], 0.1, basis=[[1, 1], [0, 1]]), "orthogonal"),
-    (lambda: discrepancy_for_spectrum([1.0, 2.0], [1.0, 0.0, 1.0], 0.1), "last dimension"),
+    (lambda: discrepancy_for_spectrum([1.0, 2.0], [1.0, 0.0, 1.0], 0.1), "shape"),
     (lambda: discrepancy_for_spectrum([1.0, 2.0], [1.0, 0.0], np.nan), "rho"),
     (lambda: loglog_slope([1.0, 2.0], [1.0, -1.0]), "> 0"),
-    (lambda: loglog_slope([1.0], [1.0]), "length"),
+    (lambda: loglog_slope([1.0], [1.0]), "two distinct x"),
 ]
 
 

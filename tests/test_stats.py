@@ -1,0 +1,89 @@
+"""samlib.stats: the one log-log slope of the book (curves, replicate curves, bootstrap interval, bad input)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from samlib import convergence, sam_gradient
+from samlib.stats import SlopeInterval, loglog_slope
+
+
+def test_the_chapter_modules_use_the_one_slope():
+    assert sam_gradient.loglog_slope is loglog_slope
+    assert convergence.loglog_slope is loglog_slope
+
+
+@settings(max_examples=50, deadline=None)
+@given(k=st.floats(-3, 3), c=st.floats(1e-3, 1e3))
+def test_recovers_the_order_of_a_power_law(k, c):
+    x = np.logspace(-3, 2, 9)
+    assert loglog_slope(x, c * x**k) == pytest.approx(k, abs=1e-9)
+
+
+def test_replicate_curves_fit_the_mean_curve_and_bootstrap_brackets_it():
+    rng = np.random.default_rng(0)
+    T = np.unique(np.round(np.logspace(0, 4, 30)))
+    vals = T[:, None] ** -0.5 * rng.lognormal(0, 0.5, size=(T.size, 300))
+    slope = loglog_slope(T, vals)
+    assert slope == pytest.approx(np.polyfit(np.log(T), np.log(vals.mean(1)), 1)[0], abs=0)
+    out = loglog_slope(T, vals, x_min=10, n_boot=200, seed=3)
+    assert isinstance(out, SlopeInterval)
+    s, lo, hi = out
+    assert lo < s < hi and lo <= -0.5 <= hi and hi - lo < 0.02
+    assert loglog_slope(T, vals, x_min=10, n_boot=200, seed=3) == out  # seeded
+
+
+def test_x_min_leaves_out_the_transient():
+    x = np.array([1.0, 2.0, 10.0, 20.0, 40.0])
+    y = np.where(x < 10, 5.0, x**-1.0)
+    assert loglog_slope(x, y, x_min=10) == pytest.approx(-1.0, abs=1e-12)
+
+
+def test_same_numbers_as_the_two_functions_it_replaces():
+    # sam_gradient's version fitted log y against log x; convergence's the log of the replicate mean with this
+    # bootstrap loop: the chapters' stored outputs depend on both being reproduced exactly
+    rng = np.random.default_rng(5)
+    x = np.logspace(0, 3, 12)
+    vals = x[:, None] ** -0.7 * rng.lognormal(0, 0.3, size=(12, 40))
+    assert loglog_slope(x, vals[:, 0]) == float(np.polyfit(np.log(x), np.log(vals[:, 0]), 1)[0])
+    boot_rng = np.random.default_rng(1)
+    boots = [np.polyfit(np.log(x), np.log(vals[:, boot_rng.integers(0, 40, 40)].mean(1)), 1)[0]
+             for _ in range(50)]
+    lo, hi = np.quantile(boots, [0.025, 0.975])
+    assert tuple(loglog_slope(x, vals, n_boot=50, seed=1, level=0.95))[1:] == (lo, hi)
+
+
+BAD = [
+    (lambda: loglog_slope([1.0, 2.0], [1.0, -1.0]), ValueError, "y must be > 0"),
+    (lambda: loglog_slope([0.0, 2.0], [1.0, 1.0]), ValueError, "x must be > 0"),
+    (lambda: loglog_slope([1.0], [1.0]), ValueError, "two distinct x"),
+    (lambda: loglog_slope([2.0, 2.0], [1.0, 3.0]), ValueError, "two distinct x"),
+    (lambda: loglog_slope([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], x_min=3), ValueError, "two distinct x"),
+    (lambda: loglog_slope([1.0, np.nan], [1.0, 2.0]), ValueError, "x contains non-finite"),
+    (lambda: loglog_slope([1.0, 2.0], [1.0, np.inf]), ValueError, "y contains non-finite"),
+    (lambda: loglog_slope([1.0, 2.0], np.ones((3, 2))), ValueError, "shape"),
+    (lambda: loglog_slope([1.0, 2.0], np.ones((2, 2, 2))), ValueError, "shape"),
+    (lambda: loglog_slope([1.0, 2.0], [1.0, 2.0], n_boot=10), ValueError, "replicate"),
+    (lambda: loglog_slope([1.0, 2.0], np.ones((2, 3)), n_boot=-1), ValueError, "n_boot"),
+    (lambda: loglog_slope([1.0, 2.0], np.ones((2, 3)), n_boot=2.5), ValueError, "n_boot"),
+    (lambda: loglog_slope([1.0, 2.0], np.ones((2, 3)), n_boot=5, level=1.0), ValueError, "level"),
+    (lambda: loglog_slope([1.0, 2.0], np.ones((2, 3)), n_boot=5, seed=-1), ValueError, "seed"),
+    (lambda: loglog_slope([1.0, 2.0], [1.0, 2.0], x_min="1"), TypeError, "x_min"),
+    (lambda: loglog_slope(None, [1.0, 2.0]), TypeError, "x"),
+    (lambda: loglog_slope([1.0, 2.0], [[1.0, 0.0], [0.0, 0.0]]), ValueError, "mean of y over its replicates"),
+]
+
+
+@pytest.mark.parametrize("call,exc,match", BAD)
+def test_bad_input_raises_naming_the_argument(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_a_bootstrap_resample_with_a_zero_mean_curve_is_reported():
+    # the mean curve is positive, but resamples drawing only the zero column are not
+    y = np.array([[0.0, 1.0], [0.0, 1.0], [0.0, 1.0]])
+    with pytest.raises(ValueError, match="bootstrap resample"):
+        loglog_slope([1.0, 2.0, 4.0], y, n_boot=200)
