@@ -34,6 +34,7 @@ import numpy as np
 import sympy as sp
 
 from samlib._validation import (
+    check_real,
     check_finite_array,
     check_int_at_least,
     check_nonnegative,
@@ -302,7 +303,9 @@ def rosenbrock(a: float = 1.0, b: float = 100.0) -> Landscape:
 
     A curved, ill-conditioned valley (Hessian eigenvalues about 0.4 and 1002 at the minimum for the defaults).
     """
-    a = float(check_finite_array(a, "a"))
+    a = check_real(a, "a")  # a scalar: an array would silently broadcast into the minimum
+    if not math.isfinite(a):
+        raise ValueError(f"a must be a finite real number, got {a!r}")
     b = check_positive(b, "b")
     x, y = sp.symbols("x y", real=True)
     expr = (_exact(a) - x) ** 2 + _exact(b) * (y - x**2) ** 2

@@ -281,7 +281,6 @@ LANDSCAPES = [
     # array is accepted when it has one entry and raises numpy's TypeError without the name otherwise
     pytest.param(Target("landscapes", "rosenbrock", "a", st.sampled_from([[0.5], [0.5, 1.0], np.ones((1, 2))]),
                         lambda b: L.rosenbrock(a=b)),
-                 marks=pytest.mark.xfail(strict=True, reason="rosenbrock(a=array): landscapes leaks, see docstring"),
                  id="landscapes.rosenbrock:a-array"),
     Target("landscapes", "rosenbrock", "b", BAD_POSITIVE, lambda b: L.rosenbrock(b=b)),
     Target("landscapes", "sines_quadratic", "dim", bad_int(1), lambda b: L.sines_quadratic(dim=b)),
