@@ -13,7 +13,10 @@ about 2.0 is the floor; the goal for samlib is <= 2.1.
 by hand to get that column (``.venv/bin/pip install pytorch-optimizer``); without it the
 column is skipped with a message.
 
-Usage: ``.venv/bin/python benchmarks/sam_step.py [--threads 1] [--repeats 41]``.
+With ``--runs N`` the whole measurement is repeated N times; ``results`` then holds the
+median over the runs of every figure and ``runs`` each run's ratios with the load average.
+
+Usage: ``.venv/bin/python benchmarks/sam_step.py [--threads 1] [--repeats 41] [--runs 3]``.
 Prints one JSON object on its last line and writes it to ``benchmarks/results/sam_step.json``.
 """
 from __future__ import annotations
@@ -123,6 +126,7 @@ def main() -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=41)
+    ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--no-write", action="store_true", help="do not write benchmarks/results/sam_step.json")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -137,12 +141,22 @@ def main() -> dict:
         },
         "repeats": args.repeats,
         "block_steps": BLOCK_STEPS,
+        "runs": [],
         "results": {},
     }
-    for batch, steps in BLOCK_STEPS.items():
-        res = summarise(time_interleaved(make_steppers(batch), steps=steps, repeats=args.repeats))
-        out["results"][f"batch_{batch}"] = res
-        print(f"batch {batch}: " + ", ".join(f"{k}={v}" for k, v in res.items()))
+    for run in range(args.runs):
+        load = os.getloadavg()[0]
+        measured = {}
+        for batch, steps in BLOCK_STEPS.items():
+            res = summarise(time_interleaved(make_steppers(batch), steps=steps, repeats=args.repeats))
+            measured[f"batch_{batch}"] = res
+            print(f"run {run}, batch {batch}: " + ", ".join(f"{k}={v}" for k, v in res.items()))
+        out["runs"].append({"load_average_1min": round(load, 2), **{
+            b: {k: v for k, v in r.items() if k.startswith("ratio_samlib")} for b, r in measured.items()}})
+        for b, r in measured.items():
+            for k, v in r.items():
+                out["results"].setdefault(b, {}).setdefault(k, []).append(v)
+    out["results"] = {b: {k: round(statistics.median(v), 4) for k, v in r.items()} for b, r in out["results"].items()}
     for clock in ("wall", "cpu"):
         out[f"goal_samlib_le_2.1x_{clock}"] = all(
             r[f"ratio_samlib_sam_to_sgd_{clock}"] <= 2.1 for r in out["results"].values()

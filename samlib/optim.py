@@ -59,7 +59,7 @@ def _global_norm(tensors: list[torch.Tensor]) -> float:
     otherwise the norm is recomputed scaled by :math:`\\max|t|` in float64, the classic remedy
     (Blue, 1978; LAPACK's ``dnrm2``), which torch does not offer.
     """
-    flat = [t.reshape(-1) for t in tensors]
+    flat = [t if t.dim() == 1 else t.reshape(-1) for t in tensors]
     sum_sq = math.fsum(float(torch.dot(t, t)) for t in flat)
     size = sum(t.numel() for t in flat)
     if math.isfinite(sum_sq) and sum_sq >= size * max(_normal_range(t.dtype)[0] for t in flat):
@@ -121,8 +121,11 @@ class SAM(torch.optim.Optimizer):
     ``m`` examples may be put there; :meth:`restore` returns to :math:`w` without stepping, and
     ``self.base_optimizer.step()`` then steps with the averaged perturbed gradients.
 
-    **Storage.**  The perturbed weights are written into a spare buffer that is swapped in
-    (``p.data``) and swapped out again, so restoring is exact and costs nothing.  A parameter
+    **Storage and cost.**  The perturbed weights are written into a spare buffer that is
+    swapped in (``p.data``) and swapped out again, so restoring is exact and costs nothing.
+    A plain SAM step thus adds one pass over the gradients (the norm) and one fused pass
+    :math:`w + c\\,g` to the base optimizer's work.  The norm is read on the host, which on an
+    accelerator is a synchronisation: the price of checking it for overflow.  A parameter
     that is a view into a larger flat buffer does not see the perturbation through that buffer.
 
     **Shared groups.**  ``self.param_groups`` is ``self.base_optimizer.param_groups``, so LR
@@ -249,27 +252,32 @@ class SAM(torch.optim.Optimizer):
         norm = _global_norm(b)
         if not math.isfinite(norm):
             raise ValueError("the gradient contains inf or NaN: SAM's ascent direction is undefined")
-        moved = [(p, p.data, self._perturbed(p, rho, ai, norm)) for rho, params, a in terms if rho * norm > 0
-                 for p, ai in zip(params, a)]
+        moved = []  # (param, w, w + eps), all computed before any parameter changes
+        for rho, params, a in terms:
+            if rho * norm > 0:
+                for p, ai in zip(params, a):
+                    w = p.data
+                    moved.append((p, w, self._perturbed(id(p), w, p.grad, ai, rho, norm)))
         for p, _, buf in moved:  # only pointer swaps from here on
             p.data = buf
         self._at_w = moved
         if zero_grad:
             self.zero_grad()
 
-    def _perturbed(self, p: torch.Tensor, rho: float, a: torch.Tensor | None, norm: float) -> torch.Tensor:
-        """:math:`w + \\rho\\, a\\, g/\\lVert b\\rVert` written into ``p``'s spare buffer."""
-        buf = self._spare.get(id(p))
-        if buf is None or buf.shape != p.shape or buf.dtype != p.dtype or buf.device != p.device:
-            buf = torch.empty_like(p)
-        coef, (smallest, largest) = rho / norm, _normal_range(p.dtype)
-        if smallest <= coef <= largest:  # one fused pass; torch.add rounds alpha to p's dtype
+    def _perturbed(self, key: int, w: torch.Tensor, g: torch.Tensor, a: torch.Tensor | None,
+                   rho: float, norm: float) -> torch.Tensor:
+        """:math:`w + \\rho\\, a\\, g/\\lVert b\\rVert` (``a=None`` means 1) in the spare buffer ``key``."""
+        buf = self._spare.get(key)
+        if buf is None or buf.shape != w.shape or buf.dtype != w.dtype or buf.device != w.device:
+            buf = torch.empty_like(w)
+        coef, (smallest, largest) = rho / norm, _normal_range(w.dtype)
+        if smallest <= coef <= largest:  # one fused pass; torch.add rounds alpha to w's dtype
             if a is None:
-                return torch.add(p, p.grad, alpha=coef, out=buf)
-            return torch.addcmul(p, a, p.grad, value=coef, out=buf)
-        # coef is not a normal number of p's dtype (float16, or a tiny norm): divide in float64
-        eps = p.grad.double() / norm * rho
-        return torch.add(p, eps if a is None else eps * a, out=buf)
+                return torch.add(w, g, alpha=coef, out=buf)
+            return torch.addcmul(w, a, g, value=coef, out=buf)
+        # coef is not a normal number of w's dtype (float16, or a tiny norm): divide in float64
+        eps = g.double() / norm * rho
+        return torch.add(w, eps if a is None else eps * a, out=buf)
 
     def restore(self) -> None:
         """Put back the weights :meth:`first_step` moved (bit-exact), without stepping.
