@@ -11,6 +11,7 @@ Run ``python -m samlib.ledger`` to regenerate the ledger page ``book/ledger.md``
 from __future__ import annotations
 
 import copy
+import importlib.util
 import math
 import numbers
 import os
@@ -84,14 +85,13 @@ def ledger_path() -> pathlib.Path:
     beside = pathlib.Path(__file__).resolve().parent.parent / "book" / "claims.yml"
     if beside.is_file():
         return beside
-    try:
-        from importlib.resources import files
-
-        installed = pathlib.Path(str(files(_INSTALLED_LEDGER_PACKAGE) / "claims.yml"))
-    except (ModuleNotFoundError, TypeError):
-        installed = None
-    if installed is not None and installed.is_file():
-        return installed
+    # samlib_book has no __init__.py (it is the book's folder): look through the locations
+    # of the namespace package rather than importlib.resources, which refuses several.
+    spec = importlib.util.find_spec(_INSTALLED_LEDGER_PACKAGE)
+    for loc in (spec.submodule_search_locations or []) if spec is not None else []:
+        installed = pathlib.Path(loc) / "claims.yml"
+        if installed.is_file():
+            return installed
     raise LedgerError("no ledger found: set SAMLIB_LEDGER to a claims.yml, run from a checkout of "
                       "the book, or install samlib from the book's repository")
 
