@@ -21,6 +21,7 @@ One module per concept:
 ``samlib.convergence``     vectorised stochastic SAM for the convergence rate
 ``samlib.experiments``     batched training of the review's MLP experiment
 ``samlib.data``            the embedded digits data and a local IDX (MNIST) reader
+``samlib.stats``           log-log slopes (the order of a power law), bootstrap intervals
 =========================  ==========================================================
 
 Public names are imported lazily (PEP 562) so ``import samlib`` stays cheap and does not
@@ -105,6 +106,9 @@ _EXPORTS: dict[str, str] = {
     "log_grid": "convergence",
     # data
     "load_digits_split": "data",
+    # stats
+    "loglog_slope": "stats",
+    "SlopeInterval": "stats",
     # whole modules
     "landscapes": "landscapes",
     "ledger": "ledger",
@@ -122,6 +126,7 @@ _EXPORTS: dict[str, str] = {
     "pac_bayes": "pac_bayes",
     "convergence": "convergence",
     "data": "data",
+    "stats": "stats",
     "experiments": "experiments",
     "ssam": "ssam",
 }

@@ -7,7 +7,8 @@ The SAM update of (Foret et al. 2021) (eq. 3 of the review (Liu, Chen & Shi 2022
     \\theta_{t+1} = \\theta_t - \\eta_t\\, \\nabla f\\bigl(\\theta_t + \\hat\\epsilon(\\nabla f(\\theta_t))\\bigr),
     \\qquad \\hat\\epsilon(g) = \\rho\\, \\frac{g}{\\lVert g \\rVert_2},
 
-where :math:`\\hat\\epsilon` maximises the first-order model :math:`f(\\theta) + \\epsilon^T g` over the ball
+with learning rate :math:`\\eta_t` (``lr`` in the code) and radius :math:`\\rho`, where :math:`\\hat\\epsilon`
+maximises the first-order model :math:`f(\\theta) + \\epsilon^T g` over the ball
 :math:`\\lVert \\epsilon \\rVert \\le \\rho`. For a general :math:`\\ell_p` ball the maximiser is the dual-norm
 direction of :func:`ascent_direction` (Foret et al. 2021, eq. 2).
 
@@ -45,7 +46,9 @@ __all__ = [
     "run_stochastic_trajectory",
 ]
 
-Schedule = Union[float, Callable[[int], float]]
+#: A constant, or a schedule ``t -> value`` evaluated at the step index ``t = 0, 1, ...`` (a learning rate or a
+#: radius of :func:`run_trajectory`). Not :data:`samlib.convergence.DecayRule`, which names a decay law.
+ValueOrSchedule = Union[float, Callable[[int], float]]
 
 
 def _dual_exponent(p: float) -> float:
@@ -177,7 +180,7 @@ def _checked_grad(grad_f: Callable[[Any], Any], point: Any, where: str) -> Any:
     return g
 
 
-def gd_step(theta: Any, grad_f: Callable[[Any], Any], eta: float) -> Any:
+def gd_step(theta: Any, grad_f: Callable[[Any], Any], lr: float) -> Any:
     """One gradient-descent step :math:`\\theta - \\eta \\nabla f(\\theta)` (eq. 4 of the review).
 
     Parameters
@@ -186,24 +189,24 @@ def gd_step(theta: Any, grad_f: Callable[[Any], Any], eta: float) -> Any:
         Current point (a scalar is treated as shape ``(1,)``).
     grad_f : callable
         ``grad_f(theta)`` returns :math:`\\nabla f(\\theta)` with the shape of ``theta``.
-    eta : float
+    lr : float
         Learning rate :math:`\\eta \\ge 0`.
 
     Raises
     ------
     TypeError
-        If ``grad_f`` is not callable, ``eta`` is not a real number, or ``theta`` or the gradient does not hold
+        If ``grad_f`` is not callable, ``lr`` is not a real number, or ``theta`` or the gradient does not hold
         real numbers.
     ValueError
-        If ``eta`` is negative or not finite, ``theta`` or the gradient is not finite, or shapes differ.
+        If ``lr`` is negative or not finite, ``theta`` or the gradient is not finite, or shapes differ.
     """
-    eta = check_nonnegative(eta, "eta")
+    lr = check_nonnegative(lr, "lr")
     _check_callable(grad_f, "grad_f")
     theta = _as_theta(theta)
-    return theta - eta * _checked_grad(grad_f, theta, "theta")
+    return theta - lr * _checked_grad(grad_f, theta, "theta")
 
 
-def sam_step(theta: Any, grad_f: Callable[[Any], Any], eta: float, rho: float, p: float = 2) -> Any:
+def sam_step(theta: Any, grad_f: Callable[[Any], Any], lr: float, rho: float, p: float = 2) -> Any:
     """One SAM step :math:`\\theta - \\eta\\, \\nabla f(\\theta + \\hat\\epsilon(\\nabla f(\\theta)))`.
 
     Eq. 3 of the review (Liu, Chen & Shi 2022) (Foret et al. 2021, Algorithm 1 with the :math:`\\ell_p` ascent
@@ -215,7 +218,7 @@ def sam_step(theta: Any, grad_f: Callable[[Any], Any], eta: float, rho: float, p
         Current point (a scalar is treated as shape ``(1,)``).
     grad_f : callable
         ``grad_f(theta)`` returns :math:`\\nabla f(\\theta)` with the shape of ``theta``.
-    eta : float
+    lr : float
         Learning rate :math:`\\eta \\ge 0`.
     rho : float
         Perturbation radius :math:`\\rho \\ge 0`.
@@ -232,12 +235,12 @@ def sam_step(theta: Any, grad_f: Callable[[Any], Any], eta: float, rho: float, p
     Raises
     ------
     TypeError
-        If ``grad_f`` is not callable, ``eta``/``rho``/``p`` is not a real number, or ``theta`` or a gradient
+        If ``grad_f`` is not callable, ``lr``/``rho``/``p`` is not a real number, or ``theta`` or a gradient
         does not hold real numbers.
     ValueError
-        On negative or non-finite ``eta``/``rho``, ``p < 1``, non-finite values or mismatched shapes.
+        On negative or non-finite ``lr``/``rho``, ``p < 1``, non-finite values or mismatched shapes.
     """
-    eta = check_nonnegative(eta, "eta")
+    lr = check_nonnegative(lr, "lr")
     rho = check_nonnegative(rho, "rho")
     p = check_p_norm(p, "p")
     _check_callable(grad_f, "grad_f")
@@ -246,8 +249,8 @@ def sam_step(theta: Any, grad_f: Callable[[Any], Any], eta: float, rho: float, p
     eps = ascent_direction(g, rho, p)
     if not bool((eps != 0).any()):
         # Zero perturbation: reuse g so that the result equals gd_step bit for bit.
-        return theta - eta * g
-    return theta - eta * _checked_grad(grad_f, theta + eps, "theta + epsilon")
+        return theta - lr * g
+    return theta - lr * _checked_grad(grad_f, theta + eps, "theta + epsilon")
 
 
 @dataclass(frozen=True)
@@ -261,7 +264,7 @@ class Trajectory:
         ``nan`` when ``on_nonfinite="stop"``.
     losses : numpy.ndarray or None, shape (num_steps + 1,)
         ``f`` at each iterate, when ``f`` was given.
-    etas, rhos : numpy.ndarray, shape (num_steps,)
+    lrs, rhos : numpy.ndarray, shape (num_steps,)
         The learning rate and radius used at each step (after evaluating schedules).
     method : str
         ``"sam"`` or ``"gd"``.
@@ -273,7 +276,7 @@ class Trajectory:
 
     iterates: np.ndarray
     losses: np.ndarray | None
-    etas: np.ndarray
+    lrs: np.ndarray
     rhos: np.ndarray
     method: str
     diverged_at: int | None = None
@@ -290,12 +293,12 @@ class Trajectory:
         return self.iterates[-1]
 
 
-def _schedule_value(s: Schedule, t: int, name: str) -> float:
+def _schedule_value(s: ValueOrSchedule, t: int, name: str) -> float:
     value = s(t) if callable(s) else s
     return check_nonnegative(value, f"{name}(t={t})" if callable(s) else name)
 
 
-def _check_schedule(s: Schedule, name: str) -> None:
+def _check_schedule(s: ValueOrSchedule, name: str) -> None:
     if not callable(s):
         check_nonnegative(s, name)
 
@@ -337,8 +340,8 @@ def _losses(f: Callable[[np.ndarray], float] | None, iterates: np.ndarray) -> np
 def run_trajectory(
     theta0: Any,
     grad_f: Callable[[np.ndarray], Any],
-    eta: Schedule,
-    rho: Schedule,
+    lr: ValueOrSchedule,
+    rho: ValueOrSchedule,
     num_steps: int,
     p: float = 2,
     method: str = "sam",
@@ -353,9 +356,9 @@ def run_trajectory(
         Start; a scalar is treated as shape ``(1,)``.
     grad_f : callable
         ``grad_f(theta)`` returns :math:`\\nabla f(\\theta)`, shape (d,).
-    eta, rho : float or callable
+    lr, rho : float or callable
         Learning rate and radius, constants or schedules ``t -> value`` evaluated at the step index
-        ``t = 0, ..., num_steps - 1`` (e.g. ``lambda t: eta0 / np.sqrt(t + 1)``). ``rho`` is ignored for GD.
+        ``t = 0, ..., num_steps - 1`` (e.g. ``lambda t: lr0 / np.sqrt(t + 1)``). ``rho`` is ignored for GD.
     num_steps : int
         Number of steps, ``>= 0``.
     p : float, default 2
@@ -375,7 +378,7 @@ def run_trajectory(
 
     Examples
     --------
-    >>> traj = run_trajectory(1.0, lambda x: 2 * x, eta=0.25, rho=0.0, num_steps=2)
+    >>> traj = run_trajectory(1.0, lambda x: 2 * x, lr=0.25, rho=0.0, num_steps=2)
     >>> traj.iterates[:, 0]
     array([1.  , 0.5 , 0.25])
     """
@@ -388,17 +391,17 @@ def run_trajectory(
     method = _check_method(method)
     on_nonfinite = _check_on_nonfinite(on_nonfinite)
     p = check_p_norm(p, "p")
-    _check_schedule(eta, "eta")
+    _check_schedule(lr, "lr")
     _check_schedule(rho, "rho")
 
-    return _iterate(theta, lambda t: grad_f, eta, rho, num_steps, p, method, f, on_nonfinite)
+    return _iterate(theta, lambda t: grad_f, lr, rho, num_steps, p, method, f, on_nonfinite)
 
 
 def _iterate(
     theta: np.ndarray,
     oracle_at: Callable[[int], Callable[[np.ndarray], Any]],
-    eta: Schedule,
-    rho: Schedule,
+    lr: ValueOrSchedule,
+    rho: ValueOrSchedule,
     num_steps: int,
     p: float,
     method: str,
@@ -411,35 +414,35 @@ def _iterate(
     """
     iterates = np.full((num_steps + 1, theta.size), np.nan)
     iterates[0] = theta
-    etas = np.full(num_steps, np.nan)
+    lrs = np.full(num_steps, np.nan)
     rhos = np.full(num_steps, np.nan)
     diverged_at = None
     for t in range(num_steps):
-        etas[t] = _schedule_value(eta, t, "eta")
+        lrs[t] = _schedule_value(lr, t, "lr")
         rhos[t] = _schedule_value(rho, t, "rho") if method == "sam" else 0.0
         grad = oracle_at(t)
         try:
             if method == "sam":
-                theta = sam_step(theta, grad, etas[t], rhos[t], p)
+                theta = sam_step(theta, grad, lrs[t], rhos[t], p)
             else:
-                theta = gd_step(theta, grad, etas[t])
+                theta = gd_step(theta, grad, lrs[t])
             check_finite_array(theta, "theta")
         except ValueError as err:
             if on_nonfinite == "stop" and "non-finite" in str(err):
                 diverged_at = t
                 break
             if "non-finite" in str(err):
-                raise ValueError(f"step t={t}: {err} (the run diverged; lower eta or use on_nonfinite='stop')") from err
+                raise ValueError(f"step t={t}: {err} (the run diverged; lower lr or use on_nonfinite='stop')") from err
             raise
         iterates[t + 1] = theta
-    return Trajectory(iterates, _losses(f, iterates), etas, rhos, method, diverged_at)
+    return Trajectory(iterates, _losses(f, iterates), lrs, rhos, method, diverged_at)
 
 
 def run_stochastic_trajectory(
     theta0: Any,
     grad_oracle: Callable[[np.ndarray, np.random.Generator], Any],
-    eta: Schedule,
-    rho: Schedule,
+    lr: ValueOrSchedule,
+    rho: ValueOrSchedule,
     num_steps: int,
     seed: int,
     p: float = 2,
@@ -469,9 +472,9 @@ def run_stochastic_trajectory(
         Start; a scalar is treated as shape ``(1,)``.
     grad_oracle : callable
         ``grad_oracle(theta, rng)`` returns a noisy gradient of shape (d,) using only ``rng`` for randomness.
-    eta, rho : float or callable
-        Constants or schedules ``t -> value`` (``t = 0, ..., num_steps - 1``); e.g. the theorem's
-        :math:`\\eta_t = \\eta_0/\\sqrt{t}` is ``lambda t: eta0 / np.sqrt(t + 1)`` with ``t`` counted from 0.
+    lr, rho : float or callable
+        Learning rate and radius, constants or schedules ``t -> value`` (``t = 0, ..., num_steps - 1``); e.g. the
+        theorem's :math:`\\eta_t = \\eta_0/\\sqrt{t}` is ``lambda t: lr0 / np.sqrt(t + 1)`` with ``t`` counted from 0.
     num_steps : int
         Number of steps, ``>= 0``.
     seed : int
@@ -497,7 +500,7 @@ def run_stochastic_trajectory(
     method = _check_method(method)
     on_nonfinite = _check_on_nonfinite(on_nonfinite)
     p = check_p_norm(p, "p")
-    _check_schedule(eta, "eta")
+    _check_schedule(lr, "lr")
     _check_schedule(rho, "rho")
     rng = np.random.default_rng(seed)
 
@@ -508,4 +511,4 @@ def run_stochastic_trajectory(
             return lambda x: grad_oracle(x, np.random.default_rng(step_seed))
         return lambda x: grad_oracle(x, rng)
 
-    return _iterate(theta, oracle_at, eta, rho, num_steps, p, method, f, on_nonfinite)
+    return _iterate(theta, oracle_at, lr, rho, num_steps, p, method, f, on_nonfinite)

@@ -107,9 +107,10 @@ class SAM(torch.optim.Optimizer):
     ------
     ValueError
         ``rho`` or ``asam_offset`` negative, NaN or infinite; ``base_optimizer_cls`` not
-        callable or not building a ``torch.optim.Optimizer``; ``eta`` given (renamed).
+        building a ``torch.optim.Optimizer``; ``eta`` given (renamed).
     TypeError
-        ``rho`` or ``asam_offset`` not a real number, ``adaptive`` not a bool.
+        ``rho`` or ``asam_offset`` not a real number, ``adaptive`` not a bool,
+        ``base_optimizer_cls`` not callable (an optimizer instance instead of its class, say).
 
     Notes
     -----
@@ -156,8 +157,8 @@ class SAM(torch.optim.Optimizer):
         if "eta" in base_kwargs:  # the old name of asam_offset; "eta" means a learning rate elsewhere
             raise ValueError("eta is not a SAM argument: the ASAM offset is asam_offset, the learning rate lr")
         if not callable(base_optimizer_cls):
-            raise ValueError(f"base_optimizer_cls must be an optimizer class such as torch.optim.SGD, "
-                             f"got {base_optimizer_cls!r}")
+            raise TypeError(f"base_optimizer_cls must be an optimizer class such as torch.optim.SGD, "
+                            f"got {base_optimizer_cls!r}")
         defaults = dict(rho=check_nonnegative(rho, "rho"), adaptive=_check_adaptive(adaptive),
                         asam_offset=check_nonnegative(asam_offset, "asam_offset"), **base_kwargs)
         super().__init__(params, defaults)

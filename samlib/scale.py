@@ -156,7 +156,7 @@ def adaptive_sharpness(
     theta: np.ndarray,
     rho: float,
     *,
-    eta: float = 0.0,
+    asam_offset: float = 0.0,
     **pga_kwargs,
 ) -> tuple[float, np.ndarray]:
     """Adaptive (ASAM) sharpness of Kwon et al. (2021, eq. 6), by projected gradient ascent.
@@ -164,13 +164,13 @@ def adaptive_sharpness(
     .. math::
 
         \\kappa^{A}_\\rho(\\theta) = \\max_{\\lVert T_\\theta^{-1}\\epsilon\\rVert_2 \\le \\rho}
-            f(\\theta + \\epsilon) - f(\\theta), \\qquad T_\\theta = \\operatorname{diag}(|\\theta| + \\eta).
+            f(\\theta + \\epsilon) - f(\\theta), \\qquad T_\\theta = \\operatorname{diag}(|\\theta| + c),
 
-    With ``epsilon = T delta`` this is the ordinary sharpness, at ``delta = 0``, of
-    ``g(delta) = f(theta + T delta)``; it is computed by :func:`samlib.sharpness.sharpness_pga`
-    on ``g`` and is therefore a lower bound.  With ``eta = 0`` (the default) it is exactly
+    with :math:`c` = ``asam_offset``.  With ``epsilon = T delta`` this is the ordinary sharpness, at
+    ``delta = 0``, of ``g(delta) = f(theta + T delta)``; it is computed by :func:`samlib.sharpness.sharpness_pga`
+    on ``g`` and is therefore a lower bound.  With ``asam_offset = 0`` (the default) it is exactly
     invariant to positive element-wise rescalings that leave ``f`` unchanged; ASAM's
-    ``eta > 0`` keeps ``T`` invertible at zero weights at the price of that invariance.
+    ``asam_offset > 0`` keeps ``T`` invertible at zero weights at the price of that invariance.
 
     Parameters
     ----------
@@ -180,8 +180,8 @@ def adaptive_sharpness(
         Where to measure.
     rho : float
         Radius (>= 0) of the ball in the rescaled coordinates ``delta``.
-    eta : float
-        Offset added to ``|theta|`` (>= 0).
+    asam_offset : float, default 0
+        The offset :math:`c \\ge 0` added to ``|theta|`` (the same name as in :class:`samlib.optim.SAM`).
     **pga_kwargs
         Passed to :func:`samlib.sharpness.sharpness_pga` (restarts, steps, seed, ...).
 
@@ -195,8 +195,10 @@ def adaptive_sharpness(
     Raises
     ------
     ValueError
-        If ``theta`` is not a finite vector, ``rho`` or ``eta`` is negative or not finite, or on the
+        If ``theta`` is not a finite vector, ``rho`` or ``asam_offset`` is negative or not finite, or on the
         conditions of :func:`samlib.sharpness.sharpness_pga`.
+    TypeError
+        If ``eta`` is given: the offset's old name, refused rather than handed on to ``sharpness_pga``.
 
     Examples
     --------
@@ -208,10 +210,12 @@ def adaptive_sharpness(
     >>> round(kappa, 10), round(float(np.sqrt(2) * 0.1 + 0.1**2 / 2), 10)
     (0.1464213562, 0.1464213562)
     """
+    if "eta" in pga_kwargs:  # the old name of asam_offset; sharpness_pga would only say "unexpected keyword"
+        raise TypeError("eta is not an argument of adaptive_sharpness: the ASAM offset is asam_offset")
     theta = check_finite_array(theta, "theta", ndim=1)
     rho = check_nonnegative(rho, "rho")
-    eta = check_nonnegative(eta, "eta")
-    T = np.abs(theta) + eta
+    asam_offset = check_nonnegative(asam_offset, "asam_offset")
+    T = np.abs(theta) + asam_offset
 
     def g(delta: np.ndarray) -> float:
         return f(theta + T * delta)
@@ -223,17 +227,17 @@ def adaptive_sharpness(
     return kappa, T * delta
 
 
-def adaptive_lambda_max(hessian: np.ndarray, theta: np.ndarray, eta: float = 0.0) -> float:
-    """Top eigenvalue of ``T H T`` with ``T = diag(|theta| + eta)``: the second-order adaptive sharpness.
+def adaptive_lambda_max(hessian: np.ndarray, theta: np.ndarray, asam_offset: float = 0.0) -> float:
+    """Top eigenvalue of ``T H T`` with ``T = diag(|theta| + asam_offset)``: the second-order adaptive sharpness.
 
     .. math::
 
-        \\lambda_{\\max}(T_\\theta H T_\\theta), \\qquad T_\\theta = \\operatorname{diag}(|\\theta| + \\eta).
+        \\lambda_{\\max}(T_\\theta H T_\\theta), \\qquad T_\\theta = \\operatorname{diag}(|\\theta| + c).
 
     Near a minimum ``kappa^A_rho ~ rho^2 lambda_max(T H T) / 2`` (the adaptive sharpness of Kwon et al. 2021,
     eq. 6, of the quadratic model, as :func:`samlib.sharpness.sharpness_quadratic` shows at ``g = 0``). Under a
     rescaling ``theta' = A theta`` that leaves the loss unchanged, ``H' = A^{-1} H A^{-1}`` and
-    ``T' = A T``, so ``T' H' T' = T H T``: the value is invariant (for ``eta = 0``; Dinh et al. 2017 show that
+    ``T' = A T``, so ``T' H' T' = T H T``: the value is invariant (for ``asam_offset = 0``; Dinh et al. 2017 show that
     the plain ``lambda_max(H)`` is not).
 
     Parameters
@@ -242,8 +246,8 @@ def adaptive_lambda_max(hessian: np.ndarray, theta: np.ndarray, eta: float = 0.0
         Symmetric Hessian :math:`H` at ``theta`` (relative tolerance ``1e-8`` on the symmetry).
     theta : array_like, shape (d,)
         The parameters.
-    eta : float, default 0
-        Offset :math:`\\eta \\ge 0` added to :math:`|\\theta|`.
+    asam_offset : float, default 0
+        The offset :math:`c \\ge 0` added to :math:`|\\theta|` (as in :class:`samlib.optim.SAM`).
 
     Returns
     -------
@@ -254,7 +258,7 @@ def adaptive_lambda_max(hessian: np.ndarray, theta: np.ndarray, eta: float = 0.0
     ------
     ValueError
         If ``hessian`` is not square, symmetric and finite, ``theta`` is not a finite vector of matching
-        length, or ``eta`` is negative or not finite.
+        length, or ``asam_offset`` is negative or not finite.
 
     Examples
     --------
@@ -265,6 +269,6 @@ def adaptive_lambda_max(hessian: np.ndarray, theta: np.ndarray, eta: float = 0.0
     theta = check_finite_array(theta, "theta", ndim=1)
     if H.shape[0] != theta.shape[0]:
         raise ValueError(f"hessian is {H.shape} but theta has {theta.shape[0]} entries")
-    T = np.abs(theta) + check_nonnegative(eta, "eta")
+    T = np.abs(theta) + check_nonnegative(asam_offset, "asam_offset")
     M = T[:, None] * H * T[None, :]
     return float(np.linalg.eigvalsh((M + M.T) / 2)[-1])

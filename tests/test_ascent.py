@@ -120,23 +120,23 @@ def test_ascent_direction_promotes_integer_input_to_float(p):
 @given(
     theta=arrays(np.float64, 3, elements=st.floats(-10, 10)),
     diag=arrays(np.float64, 3, elements=st.floats(-5, 5)),
-    eta=st.floats(0, 2),
+    lr=st.floats(0, 2),
     p=st.sampled_from(P_VALUES),
 )
-def test_sam_step_with_rho_zero_is_gd_step_bitwise(theta, diag, eta, p):
+def test_sam_step_with_rho_zero_is_gd_step_bitwise(theta, diag, lr, p):
     ls = quadratic(np.diag(diag))
-    np.testing.assert_array_equal(sam_step(theta, ls.grad, eta, 0.0, p), gd_step(theta, ls.grad, eta))
+    np.testing.assert_array_equal(sam_step(theta, ls.grad, lr, 0.0, p), gd_step(theta, ls.grad, lr))
     r1 = REVIEW_1D
-    np.testing.assert_array_equal(sam_step(theta[:1], r1.grad, eta, 0.0, p), gd_step(theta[:1], r1.grad, eta))
+    np.testing.assert_array_equal(sam_step(theta[:1], r1.grad, lr, 0.0, p), gd_step(theta[:1], r1.grad, lr))
 
 
 def test_sam_step_formula_on_quadratic():
     A = np.array([[2.0, 0.5], [0.5, 1.0]])
     ls = quadratic(A)
-    theta, eta, rho = np.array([1.0, -2.0]), 0.1, 0.05
+    theta, lr, rho = np.array([1.0, -2.0]), 0.1, 0.05
     g = A @ theta
-    expected = theta - eta * A @ (theta + rho * g / np.linalg.norm(g))
-    np.testing.assert_allclose(sam_step(theta, ls.grad, eta, rho), expected, rtol=1e-14)
+    expected = theta - lr * A @ (theta + rho * g / np.linalg.norm(g))
+    np.testing.assert_allclose(sam_step(theta, ls.grad, lr, rho), expected, rtol=1e-14)
 
 
 def test_sam_step_at_zero_gradient_is_gd_step_and_calls_grad_once():
@@ -146,7 +146,7 @@ def test_sam_step_at_zero_gradient_is_gd_step_and_calls_grad_once():
         calls.append(x.copy())
         return 2 * x  # stationary at 0
 
-    out = sam_step(np.zeros(2), grad_f, eta=0.1, rho=1.0)
+    out = sam_step(np.zeros(2), grad_f, lr=0.1, rho=1.0)
     np.testing.assert_array_equal(out, np.zeros(2))
     assert len(calls) == 1
     # review_2d: every point of the line y = 0 is stationary, SAM does not move from it
@@ -164,7 +164,7 @@ def test_sam_step_accepts_scalar_theta():
 
 def test_run_trajectory_shapes_and_gd_matches_loop():
     ls = review_2d()
-    traj = run_trajectory([0.5, 0.8], ls.grad, eta=0.1, rho=0.01, num_steps=25, method="gd", f=ls.value)
+    traj = run_trajectory([0.5, 0.8], ls.grad, lr=0.1, rho=0.01, num_steps=25, method="gd", f=ls.value)
     assert traj.iterates.shape == (26, 2) and traj.losses.shape == (26,)
     assert np.asarray(traj).shape == (26, 2) and len(traj) == 26
     x = np.array([0.5, 0.8])
@@ -177,7 +177,7 @@ def test_run_trajectory_shapes_and_gd_matches_loop():
 
 def test_run_trajectory_sam_matches_sam_step_and_rho_zero_matches_gd():
     ls = review_1d()
-    sam = run_trajectory(0.9, ls.grad, eta=0.01, rho=0.05, num_steps=10)
+    sam = run_trajectory(0.9, ls.grad, lr=0.01, rho=0.05, num_steps=10)
     x = np.array([0.9])
     for t in range(10):
         x = sam_step(x, ls.grad, 0.01, 0.05)
@@ -188,21 +188,21 @@ def test_run_trajectory_sam_matches_sam_step_and_rho_zero_matches_gd():
 
 
 def test_run_trajectory_scalar_and_zero_steps():
-    traj = run_trajectory(2.0, lambda x: 2 * x, eta=0.25, rho=0.0, num_steps=0)
-    assert traj.iterates.shape == (1, 1) and traj.etas.shape == (0,) and traj.losses is None
+    traj = run_trajectory(2.0, lambda x: 2 * x, lr=0.25, rho=0.0, num_steps=0)
+    assert traj.iterates.shape == (1, 1) and traj.lrs.shape == (0,) and traj.losses is None
     np.testing.assert_array_equal(traj.final, [2.0])
 
 
 def test_run_trajectory_schedules_are_evaluated_per_step():
     traj = run_trajectory(
-        [1.0, 1.0], lambda x: x, eta=lambda t: 0.5 / np.sqrt(t + 1), rho=lambda t: 0.1 / (t + 1), num_steps=4
+        [1.0, 1.0], lambda x: x, lr=lambda t: 0.5 / np.sqrt(t + 1), rho=lambda t: 0.1 / (t + 1), num_steps=4
     )
-    np.testing.assert_allclose(traj.etas, 0.5 / np.sqrt(np.arange(1, 5)))
+    np.testing.assert_allclose(traj.lrs, 0.5 / np.sqrt(np.arange(1, 5)))
     np.testing.assert_allclose(traj.rhos, 0.1 / np.arange(1, 5))
-    # f = |x|^2/2: SAM step is x - eta (x + rho x/|x|)
+    # f = |x|^2/2: SAM step is x - lr (x + rho x/|x|)
     x = np.array([1.0, 1.0])
     for t in range(4):
-        x = x - traj.etas[t] * (x + traj.rhos[t] * x / np.linalg.norm(x))
+        x = x - traj.lrs[t] * (x + traj.rhos[t] * x / np.linalg.norm(x))
     np.testing.assert_allclose(traj.final, x, rtol=1e-14)
 
 
@@ -211,9 +211,9 @@ def test_run_trajectory_divergence_raise_or_stop():
         with np.errstate(over="ignore"):
             return 4 * x**3
 
-    with pytest.raises(ValueError, match="t=.*diverged"):
-        run_trajectory(3.0, grad, eta=1.0, rho=0.0, num_steps=50)
-    traj = run_trajectory(3.0, grad, eta=1.0, rho=0.0, num_steps=50, on_nonfinite="stop", f=lambda x: abs(float(x[0])))
+    with pytest.raises(ValueError, match="t=.*diverged; lower lr"):
+        run_trajectory(3.0, grad, lr=1.0, rho=0.0, num_steps=50)
+    traj = run_trajectory(3.0, grad, lr=1.0, rho=0.0, num_steps=50, on_nonfinite="stop", f=lambda x: abs(float(x[0])))
     assert traj.diverged_at is not None and traj.iterates.shape == (51, 1)
     assert np.all(np.isnan(traj.iterates[traj.diverged_at + 1:]))
     assert np.all(np.isfinite(traj.iterates[: traj.diverged_at + 1]))
@@ -227,7 +227,7 @@ def _noisy_quadratic(sigma: float):
 
 
 def test_stochastic_trajectory_is_reproducible_and_seeded():
-    kw = dict(eta=0.1, rho=0.05, num_steps=30)
+    kw = dict(lr=0.1, rho=0.05, num_steps=30)
     a = run_stochastic_trajectory([1.0, -1.0], _noisy_quadratic(0.5), seed=3, **kw)
     b = run_stochastic_trajectory([1.0, -1.0], _noisy_quadratic(0.5), seed=3, **kw)
     c = run_stochastic_trajectory([1.0, -1.0], _noisy_quadratic(0.5), seed=4, **kw)
@@ -237,9 +237,9 @@ def test_stochastic_trajectory_is_reproducible_and_seeded():
 
 def test_stochastic_trajectory_without_noise_equals_deterministic():
     ls = quadratic(np.diag([1.0, 3.0]))
-    det = run_trajectory([1.0, -1.0], ls.grad, eta=lambda t: 0.2 / np.sqrt(t + 1), rho=0.1, num_steps=20)
+    det = run_trajectory([1.0, -1.0], ls.grad, lr=lambda t: 0.2 / np.sqrt(t + 1), rho=0.1, num_steps=20)
     sto = run_stochastic_trajectory(
-        [1.0, -1.0], lambda x, rng: ls.grad(x), eta=lambda t: 0.2 / np.sqrt(t + 1), rho=0.1, num_steps=20, seed=0
+        [1.0, -1.0], lambda x, rng: ls.grad(x), lr=lambda t: 0.2 / np.sqrt(t + 1), rho=0.1, num_steps=20, seed=0
     )
     np.testing.assert_array_equal(det.iterates, sto.iterates)
 
@@ -253,10 +253,10 @@ def test_stochastic_sam_noise_draws(same_noise):
         draws.append(z)
         return x + z
 
-    run_stochastic_trajectory([1.0], oracle, eta=0.1, rho=0.1, num_steps=5, seed=0, same_noise=same_noise)
+    run_stochastic_trajectory([1.0], oracle, lr=0.1, rho=0.1, num_steps=5, seed=0, same_noise=same_noise)
     assert len(draws) == 10  # two oracle calls per SAM step
     pairs = np.array(draws).reshape(5, 2)
     assert np.all(pairs[:, 0] == pairs[:, 1]) == same_noise
     draws.clear()
-    run_stochastic_trajectory([1.0], oracle, eta=0.1, rho=0.1, num_steps=5, seed=0, method="gd")
+    run_stochastic_trajectory([1.0], oracle, lr=0.1, rho=0.1, num_steps=5, seed=0, method="gd")
     assert len(draws) == 5  # SGD: one call per step

@@ -21,13 +21,13 @@ ORACLE = lambda x, rng: x + rng.standard_normal(x.shape)  # noqa: E731
 
 
 def _traj(**kw):
-    args = dict(theta0=[1.0, 1.0], grad_f=Q.grad, eta=0.1, rho=0.05, num_steps=3)
+    args = dict(theta0=[1.0, 1.0], grad_f=Q.grad, lr=0.1, rho=0.05, num_steps=3)
     args.update(kw)
     return run_trajectory(**args)
 
 
 def _sto(**kw):
-    args = dict(theta0=[1.0, 1.0], grad_oracle=ORACLE, eta=0.1, rho=0.05, num_steps=3, seed=0)
+    args = dict(theta0=[1.0, 1.0], grad_oracle=ORACLE, lr=0.1, rho=0.05, num_steps=3, seed=0)
     args.update(kw)
     return run_stochastic_trajectory(**args)
 
@@ -64,7 +64,7 @@ CASES = [
     ("ascent-nan-grad", lambda: ascent_direction(np.array([1.0, np.nan]), 0.1), "grad"),
     ("ascent-inf-grad", lambda: ascent_direction(np.array([np.inf, 1.0]), 0.1), "grad"),
     # steps
-    ("sam-negative-eta", lambda: sam_step([1.0, 1.0], Q.grad, -0.1, 0.05), "eta"),
+    ("sam-negative-lr", lambda: sam_step([1.0, 1.0], Q.grad, -0.1, 0.05), "lr"),
     ("sam-negative-rho", lambda: sam_step([1.0, 1.0], Q.grad, 0.1, -0.05), "rho"),
     ("sam-p-zero", lambda: sam_step([1.0, 1.0], Q.grad, 0.1, 0.05, p=0), "p"),
     ("sam-nan-theta", lambda: sam_step([np.nan, 1.0], Q.grad, 0.1, 0.05), "theta"),
@@ -72,7 +72,7 @@ CASES = [
     ("sam-grad-nan", lambda: sam_step([1.0, 1.0], lambda x: np.array([np.nan, 0.0]), 0.1, 0.05), "grad_f"),
     ("sam-grad-nan-at-perturbed-point",
      lambda: sam_step([1.0, 1.0], lambda x: x if x[0] == 1.0 else x * np.nan, 0.1, 0.05), "theta + epsilon"),
-    ("gd-inf-eta", lambda: gd_step([1.0, 1.0], Q.grad, math.inf), "eta"),
+    ("gd-inf-lr", lambda: gd_step([1.0, 1.0], Q.grad, math.inf), "lr"),
     ("gd-grad-f-not-callable", lambda: gd_step([1.0, 1.0], 3.0, 0.1), "grad_f", TypeError),
     ("sam-grad-f-not-callable", lambda: sam_step([1.0, 1.0], None, 0.1, 0.05), "grad_f", TypeError),
     ("sam-grad-f-returns-strings", lambda: sam_step([1.0, 1.0], lambda x: ["a", "b"], 0.1, 0.05), "grad_f",
@@ -87,23 +87,24 @@ CASES = [
     ("traj-string-steps", lambda: _traj(num_steps="3"), "num_steps", TypeError),  # was accepted as 3
     ("traj-huge-steps", lambda: _traj(num_steps=2**64), "num_steps"),
     ("traj-inf-steps", lambda: _traj(num_steps=math.inf), "num_steps"),
-    ("traj-none-eta", lambda: _traj(eta=None), "eta", TypeError),
+    ("traj-none-lr", lambda: _traj(lr=None), "lr", TypeError),
     ("traj-numpy-bool-rho", lambda: _traj(rho=np.bool_(True)), "rho", TypeError),
-    ("traj-schedule-returns-string", lambda: _traj(eta=lambda t: "0.1"), "eta(t=0)", TypeError),
+    ("traj-schedule-returns-string", lambda: _traj(lr=lambda t: "0.1"), "lr(t=0)", TypeError),
     ("traj-f-not-callable", lambda: _traj(f=3.0), "f", TypeError),
     ("traj-f-returns-string", lambda: _traj(f=lambda x: "low"), "f(theta)", TypeError),
     ("traj-grad-f-not-callable", lambda: _traj(grad_f="Q.grad"), "grad_f", TypeError),
     ("traj-method-array", lambda: _traj(method=np.array(["sam"])), "method"),
     ("traj-string-theta0", lambda: _traj(theta0="1,1"), "theta0", TypeError),
     ("traj-bad-method", lambda: _traj(method="adam"), "method"),
-    ("traj-negative-eta", lambda: _traj(eta=-1.0), "eta"),
-    ("traj-schedule-goes-negative", lambda: _traj(eta=lambda t: 0.1 - 0.1 * t), "eta(t=2)"),
+    ("traj-negative-lr", lambda: _traj(lr=-1.0), "lr"),
+    ("traj-schedule-goes-negative", lambda: _traj(lr=lambda t: 0.1 - 0.1 * t), "lr(t=2)"),
     ("traj-schedule-nan-rho", lambda: _traj(rho=lambda t: float("nan")), "rho(t=0)"),
     ("traj-matrix-theta0", lambda: _traj(theta0=np.ones((2, 2))), "theta0"),
     ("traj-inf-theta0", lambda: _traj(theta0=[np.inf, 0.0]), "theta"),
     ("traj-p-below-1", lambda: _traj(p=0.9), "p"),
     ("traj-bad-on-nonfinite", lambda: _traj(on_nonfinite="ignore"), "on_nonfinite"),
-    ("traj-diverges", lambda: _traj(eta=10.0, num_steps=2000), "diverged"),
+    ("traj-diverges", lambda: _traj(lr=10.0, num_steps=2000), "diverged"),
+    ("traj-old-name-eta", lambda: _traj(eta=0.1), "eta", TypeError),  # renamed lr (issue 13)
     ("sto-negative-seed", lambda: _sto(seed=-1), "seed"),
     ("sto-fractional-seed", lambda: _sto(seed=1.5), "seed"),  # was truncated to 1 by some callers
     ("sto-string-seed", lambda: _sto(seed="0"), "seed", TypeError),
@@ -246,8 +247,8 @@ TORCH_CASES = [
     ("SAM-negative-rho", lambda: _sam(rho=-0.05), "rho"),
     ("SAM-nan-rho", lambda: _sam(rho=float("nan")), "rho"),
     ("SAM-inf-rho", lambda: _sam(rho=math.inf), "rho"),
-    ("SAM-negative-asam-eta", lambda: _sam(adaptive=True, eta=-0.01), "eta"),
-    ("SAM-base-not-callable", lambda: _sam(base_optimizer_cls=3), "base_optimizer"),
+    ("SAM-negative-asam-offset", lambda: _sam(adaptive=True, asam_offset=-0.01), "asam_offset"),
+    ("SAM-base-not-callable", lambda: _sam(base_optimizer_cls=3), "base_optimizer_cls", TypeError),
     ("hvp-wrong-v-shape", lambda: _hessian_call("hvp", _f, _theta(), torch.ones(3, dtype=torch.float64)), "v"),
     ("hvp-nan-theta", lambda: _hessian_call("hvp", _f, torch.tensor([np.nan, 1.0]), torch.ones(2)), "theta"),
     ("hvp-f-not-scalar", lambda: _hessian_call("hvp", lambda t: t * 2, _theta(), torch.ones(2)), "f(theta)"),

@@ -140,13 +140,13 @@ WEN = L.wen_ma_li_4d()
 
 
 def _traj(**kw):
-    args = dict(theta0=[1.0, 1.0, 1.0], grad_f=QUAD.grad, eta=0.1, rho=0.05, num_steps=2)
+    args = dict(theta0=[1.0, 1.0, 1.0], grad_f=QUAD.grad, lr=0.1, rho=0.05, num_steps=2)
     args.update(kw)
     return ascent.run_trajectory(**args)
 
 
 def _sto(**kw):
-    args = dict(theta0=[1.0, 1.0, 1.0], grad_oracle=lambda x, rng: QUAD.grad(x), eta=0.1, rho=0.05,
+    args = dict(theta0=[1.0, 1.0, 1.0], grad_oracle=lambda x, rng: QUAD.grad(x), lr=0.1, rho=0.05,
                 num_steps=2, seed=0)
     args.update(kw)
     return ascent.run_stochastic_trajectory(**args)
@@ -159,19 +159,19 @@ ASCENT = [
     Target("ascent", "ascent_direction", "p", BAD_P, lambda b: ascent.ascent_direction(GRAD, 0.1, b)),
     Target("ascent", "gd_step", "theta", bad_array((3,)), lambda b: ascent.gd_step(b, QUAD.grad, 0.1)),
     Target("ascent", "gd_step", "grad_f", BAD_CALLABLE, lambda b: ascent.gd_step(GRAD, b, 0.1)),
-    Target("ascent", "gd_step", "eta", BAD_NONNEGATIVE, lambda b: ascent.gd_step(GRAD, QUAD.grad, b)),
+    Target("ascent", "gd_step", "lr", BAD_NONNEGATIVE, lambda b: ascent.gd_step(GRAD, QUAD.grad, b)),
     Target("ascent", "sam_step", "theta", bad_array((3,)), lambda b: ascent.sam_step(b, QUAD.grad, 0.1, 0.05)),
     Target("ascent", "sam_step", "grad_f", BAD_CALLABLE, lambda b: ascent.sam_step(GRAD, b, 0.1, 0.05)),
     Target("ascent", "sam_step", "grad_f", bad_array((3,)),  # grad_f returning junk
            lambda b: ascent.sam_step(GRAD, lambda x: b, 0.1, 0.05)),
-    Target("ascent", "sam_step", "eta", BAD_NONNEGATIVE, lambda b: ascent.sam_step(GRAD, QUAD.grad, b, 0.05)),
+    Target("ascent", "sam_step", "lr", BAD_NONNEGATIVE, lambda b: ascent.sam_step(GRAD, QUAD.grad, b, 0.05)),
     Target("ascent", "sam_step", "rho", BAD_NONNEGATIVE, lambda b: ascent.sam_step(GRAD, QUAD.grad, 0.1, b)),
     Target("ascent", "sam_step", "p", BAD_P, lambda b: ascent.sam_step(GRAD, QUAD.grad, 0.1, 0.05, b)),
     Target("ascent", "run_trajectory", "theta0", bad_array((3,)), lambda b: _traj(theta0=b)),
     Target("ascent", "run_trajectory", "theta0", st.just(np.ones((2, 3))), lambda b: _traj(theta0=b)),
     Target("ascent", "run_trajectory", "grad_f", BAD_CALLABLE, lambda b: _traj(grad_f=b)),
-    Target("ascent", "run_trajectory", "eta", BAD_NONNEGATIVE, lambda b: _traj(eta=b)),
-    Target("ascent", "run_trajectory", "eta", BAD_NONNEGATIVE, lambda b: _traj(eta=lambda t: b)),
+    Target("ascent", "run_trajectory", "lr", BAD_NONNEGATIVE, lambda b: _traj(lr=b)),
+    Target("ascent", "run_trajectory", "lr", BAD_NONNEGATIVE, lambda b: _traj(lr=lambda t: b)),
     Target("ascent", "run_trajectory", "rho", BAD_NONNEGATIVE, lambda b: _traj(rho=b)),
     Target("ascent", "run_trajectory", "num_steps", bad_int(0), lambda b: _traj(num_steps=b)),
     Target("ascent", "run_trajectory", "p", BAD_P, lambda b: _traj(p=b)),

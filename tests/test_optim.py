@@ -548,9 +548,10 @@ def test_bad_hyperparameters_raise(kwargs, match, error):
 
 def test_bad_base_optimizer_raises():
     model = mlp()
-    with pytest.raises(ValueError, match="base_optimizer_cls"):
+    # not callable: the wrong kind of argument, so TypeError (an instance where the class belongs)
+    with pytest.raises(TypeError, match="base_optimizer_cls"):
         SAM(model.parameters(), torch.optim.SGD(model.parameters(), lr=0.1), rho=0.1)
-    with pytest.raises(ValueError, match="base_optimizer_cls"):
+    with pytest.raises(TypeError, match="base_optimizer_cls"):
         SAM(model.parameters(), 3, rho=0.1)
     with pytest.raises(ValueError, match="torch.optim.Optimizer"):
         SAM(model.parameters(), lambda groups, **kw: object(), rho=0.1)

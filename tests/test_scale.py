@@ -104,7 +104,8 @@ def test_adaptive_sharpness_of_a_quadratic_is_a_rescaled_trust_region_problem():
         (lambda: TwoLayerLinear(np.ones((3, 2)), np.ones((3, 1)), 2).rescale(np.ones(6), [1.0, 2.0, 3.0]), "alpha"),
         (lambda: TwoLayerLinear(np.ones((3, 2)), np.ones((3, 1)), 2).rescale(np.ones(6), [1.0, 0.0]), "alpha"),
         (lambda: adaptive_sharpness(np.sum, np.ones_like, np.ones(2), -0.1), "rho"),
-        (lambda: adaptive_sharpness(np.sum, np.ones_like, np.ones(2), 0.1, eta=-1.0), "eta"),
+        (lambda: adaptive_sharpness(np.sum, np.ones_like, np.ones(2), 0.1, asam_offset=-1.0), "asam_offset"),
+        (lambda: adaptive_lambda_max(np.eye(2), np.ones(2), asam_offset=np.nan), "asam_offset"),
         (lambda: adaptive_sharpness(np.sum, np.ones_like, np.array([1.0, np.inf]), 0.1), "theta"),
         (lambda: adaptive_lambda_max(np.array([[1.0, 2.0], [0.0, 1.0]]), np.ones(2)), "symmetric"),
         (lambda: adaptive_lambda_max(np.eye(3), np.ones(2)), "theta has 2"),
@@ -116,11 +117,25 @@ def test_bad_inputs_raise_value_error(make, match):
 
 
 def test_adaptive_sharpness_is_sharpness_pga_in_rescaled_coordinates(setup):
-    # kappa^A(theta) = kappa_0 of delta -> f(theta + T delta), with eps = T delta (T = |theta| + eta)
+    # kappa^A(theta) = kappa_0 of delta -> f(theta + T delta), with eps = T delta (T = |theta| + asam_offset)
     model, theta = setup
     T = np.abs(theta) + 0.1
-    kappa, eps = adaptive_sharpness(model.loss, model.grad, theta, 0.05, eta=0.1, num_restarts=2, num_steps=30)
+    kappa, eps = adaptive_sharpness(model.loss, model.grad, theta, 0.05, asam_offset=0.1, num_restarts=2, num_steps=30)
     ref = sharpness_pga(lambda d: model.loss(theta + T * d), lambda d: T * model.grad(theta + T * d),
                         np.zeros_like(theta), 0.05, num_restarts=2, num_steps=30)
     assert kappa == ref.value
     np.testing.assert_array_equal(eps, T * ref.epsilon)
+
+
+def test_the_old_name_of_the_asam_offset_is_refused_with_the_new_one():
+    # adaptive_sharpness hands unknown keywords on to sharpness_pga, whose error would not mention asam_offset
+    with pytest.raises(TypeError, match="asam_offset"):
+        adaptive_sharpness(np.sum, np.ones_like, np.ones(2), 0.1, eta=0.1)
+    with pytest.raises(TypeError, match="eta"):
+        adaptive_lambda_max(np.eye(2), np.ones(2), eta=0.1)
+
+
+def test_asam_offset_enters_as_t_equal_abs_theta_plus_offset():
+    # T = diag(|theta| + c): at theta = 0 only the offset remains, lambda_max(c^2 H)
+    H = np.diag([3.0, 1.0])
+    assert adaptive_lambda_max(H, np.zeros(2), asam_offset=0.5) == pytest.approx(0.25 * 3.0)
