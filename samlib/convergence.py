@@ -62,7 +62,7 @@ __all__ = [
 ]
 
 #: How a step size or radius decays with the step index t: ``c0/sqrt(t)`` (Theorem 2) or constant ``c0``.
-#: (Not :data:`samlib.ascent.Schedule`, which is a value or a callable ``t -> value``.)
+#: (Not :data:`samlib.ascent.ValueOrSchedule`, which is a value or a callable ``t -> value``.)
 DecayRule = Literal["inv_sqrt", "constant"]
 
 
