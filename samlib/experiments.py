@@ -31,12 +31,22 @@ extra work instead of ``k`` copies of the network.
 
 Budget: one *gradient evaluation* is one minibatch gradient; SGD and Adam spend one per
 step, SAM and its variants two, so at equal budget SAM takes half the steps.
+
+Cost and precision: SGD and SAM take their step inside the backward pass (``baddbmm_``
+adds ``-eta h^T delta`` to each weight), so the gradient is never stored. Training can run
+in float64 (``dtype``): at the book's learning rates training is chaotic, and in float32 the
+rounding differences between CPU kernels grow into visibly different runs.
 """
 from __future__ import annotations
 
+import atexit
 import math
+import multiprocessing
+import os
+import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +66,7 @@ __all__ = [
     "member_module",
     "stacked_loss_and_accuracy",
     "train_stacked",
+    "train_many",
     "time_steps",
     "mean_std",
     "bootstrap_ratio_ci",
@@ -139,43 +150,91 @@ def _output_delta(logits: torch.Tensor, y: torch.Tensor, denom: int) -> tuple[to
     logp = torch.log_softmax(logits, -1)
     loss = -logp.gather(-1, y.unsqueeze(-1)).squeeze(-1).sum(1) / denom
     delta = logp.exp_()
-    delta.scatter_add_(-1, y.unsqueeze(-1), torch.full(y.shape + (1,), -1.0))
+    delta.scatter_add_(-1, y.unsqueeze(-1), torch.full(y.shape + (1,), -1.0, dtype=delta.dtype))
     return loss, delta.div_(denom)
 
 
-def _backward(params: Params, hs: list[torch.Tensor], delta: torch.Tensor) -> list[torch.Tensor]:
+def _step_scale(delta: torch.Tensor, lr: torch.Tensor | None) -> torch.Tensor:
+    """The output error times ``-lr`` (per member) for an in-place step, else unchanged.
+
+    Back-propagation is linear in the output error, so scaling it once scales every
+    layer's gradient: the products below then yield ``-lr g`` directly.
+    """
+    return delta if lr is None else delta * (-lr).view(-1, 1, 1)
+
+
+def _take(params: Params, grads: list, layer: int, h: torch.Tensor, delta: torch.Tensor,
+          step: bool) -> None:
+    """Weight and bias gradient of one layer, ``h^T delta`` and ``sum(delta)``: written into
+    ``grads`` (into its tensors where it holds some already), or (``step``) added to the
+    parameters in place. The in-place product (``baddbmm_``) never forms the gradient, which
+    saves three passes over the largest tensors per step; the caller must have used the
+    layer's old weights already."""
+    w, b = 2 * layer, 2 * layer + 1
+    if step:
+        params[w].baddbmm_(h.transpose(1, 2), delta)
+        params[b].add_(delta.sum(1, keepdim=True))
+    elif grads[w] is not None:  # preallocated: no fresh 6 MB tensor per step
+        torch.bmm(h.transpose(1, 2), delta, out=grads[w])
+        torch.sum(delta, 1, keepdim=True, out=grads[b])
+    else:
+        grads[w] = torch.bmm(h.transpose(1, 2), delta)
+        grads[b] = delta.sum(1, keepdim=True)
+
+
+def _backward(params: Params, hs: list[torch.Tensor], delta: torch.Tensor, step: bool = False,
+              out: list | None = None, target: Params | None = None) -> list | None:
+    """Back-propagate ``delta`` through ``params``; store the gradients (in ``out`` if given)
+    or, with ``step``, add them to ``target`` (default ``params``) in place."""
     L = len(params) // 2
-    grads: list[torch.Tensor] = [None] * len(params)  # type: ignore[list-item]
+    grads: list[torch.Tensor] = list(out) if out is not None else [None] * len(params)
+    target = params if target is None else target
     for layer in reversed(range(L)):
-        grads[2 * layer] = torch.bmm(hs[layer].transpose(1, 2), delta)
-        grads[2 * layer + 1] = delta.sum(1, keepdim=True)
+        # the error of the layer below needs this layer's weights before any step
+        below = None
         if layer > 0:
-            delta = torch.bmm(delta, params[2 * layer].transpose(1, 2)).mul_(hs[layer] > 0)
-    return grads
+            below = torch.bmm(delta, params[2 * layer].transpose(1, 2)).mul_(hs[layer] > 0)
+        _take(target, grads, layer, hs[layer], delta, step)
+        delta = below
+    return None if step else grads
 
 
-def mlp_grad(params: Params, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Mean cross-entropy of each member on its batch and its gradient.
+def mlp_grad(
+    params: Params, x: torch.Tensor, y: torch.Tensor, lr: torch.Tensor | None = None,
+    out: list[torch.Tensor] | None = None, step_on: Params | None = None,
+) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
+    """Mean cross-entropy of each member on its batch and its gradient (or an SGD step).
 
     Parameters
     ----------
     params : stacked parameters (see :func:`init_stacked_mlp`)
     x : tensor (S, B, d)
     y : int tensor (S, B)
+    lr : tensor (S,), optional
+        If given, take the SGD step ``theta <- theta - lr g`` on ``params`` in place
+        instead of returning ``g`` (same step, without storing the gradient).
+    out : list of tensors shaped like ``params``, optional
+        Write the gradient into these and return them (no allocation per step).
+    step_on : stacked parameters, optional
+        With ``lr``: take the step on these instead of ``params`` (SSAM: the gradient at
+        the perturbed point moves the unperturbed weights).
 
     Returns
     -------
     loss : tensor (S,)
-    grads : list of tensors shaped like ``params``
+        At the parameters before any step.
+    grads : list of tensors shaped like ``params``, or None if ``lr`` is given
     """
     hs, logits = _forward_cache(params, x)
     loss, delta = _output_delta(logits, y, x.shape[1])
-    return loss, _backward(params, hs, delta)
+    return loss, _backward(params, hs, _step_scale(delta, lr), step=lr is not None, out=out,
+                           target=step_on)
 
 
 def sam_grad(
-    params: Params, x: torch.Tensor, y: torch.Tensor, rho: torch.Tensor, m: int | None = None
-) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    params: Params, x: torch.Tensor, y: torch.Tensor, rho: torch.Tensor, m: int | None = None,
+    lr: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
     """SAM's descent direction with m-sharpness, for every member (two passes).
 
     .. math:: g_{SAM} = \\frac{1}{k}\\sum_{c=1}^{k} \\nabla L_c(\\theta + \\epsilon_c),
@@ -193,12 +252,15 @@ def sam_grad(
         Radius per member.
     m : int, optional
         Chunk size dividing ``B``; default ``B``.
+    lr : tensor (S,), optional
+        If given, take SAM's step ``theta <- theta - lr g_SAM`` on ``params`` in place
+        instead of returning ``g_SAM``.
 
     Returns
     -------
     loss : tensor (S,)
         Mean loss at the *unperturbed* point.
-    grads : list of tensors shaped like ``params``
+    grads : list of tensors shaped like ``params``, or None if ``lr`` is given
     """
     S, B, _ = x.shape
     m = B if m is None else m
@@ -230,23 +292,27 @@ def sam_grad(
             h = torch.relu(h)
             hp.append(h)
     _, dp = _output_delta(h, y, B)
+    dp = _step_scale(dp, lr)
     grads: list[torch.Tensor] = [None] * len(params)  # type: ignore[list-item]
     for layer in reversed(range(L)):
-        grads[2 * layer] = torch.bmm(hp[layer].transpose(1, 2), dp)
-        grads[2 * layer + 1] = dp.sum(1, keepdim=True)
-        if layer > 0:
+        below = None
+        if layer > 0:  # before the step: the error below uses this layer's old weights
             back = (dp.reshape(S, k, m, -1) @ dc[layer].transpose(-1, -2)) * sigma @ hc[layer]
-            dp = (torch.bmm(dp, params[2 * layer].transpose(1, 2)) + back.reshape(S, B, -1)).mul_(hp[layer] > 0)
-    return loss, grads
+            below = torch.bmm(dp, params[2 * layer].transpose(1, 2)) + back.reshape(S, B, -1)
+            below.mul_(hp[layer] > 0)
+        _take(params, grads, layer, hp[layer], dp, lr is not None)
+        dp = below
+    return loss, None if lr is not None else grads
 
 
 def member_module(params: Params, member: int) -> nn.Sequential:
-    """The ``member``-th network as an ordinary :class:`torch.nn.Sequential` (a copy)."""
+    """The ``member``-th network as an ordinary :class:`torch.nn.Sequential` (a copy, in the
+    parameters' precision)."""
     L = len(params) // 2
     layers: list[nn.Module] = []
     for layer in range(L):
         W, b = params[2 * layer][member], params[2 * layer + 1][member]
-        lin = nn.Linear(W.shape[0], W.shape[1])
+        lin = nn.Linear(W.shape[0], W.shape[1], dtype=W.dtype)
         with torch.no_grad():
             lin.weight.copy_(W.T)
             lin.bias.copy_(b[0])
@@ -307,13 +373,33 @@ class TrainHistory:
         return self.metrics[name][-1]
 
 
-def _per_member(value: float | Sequence[float], S: int, name: str, positive: bool) -> torch.Tensor:
+def _join(parts: list[TrainHistory]) -> TrainHistory:
+    """One history from the histories of consecutive groups of members (same schedule)."""
+    first = parts[0]
+    return TrainHistory(
+        method=first.method,
+        seeds=[s for h in parts for s in h.seeds],
+        lr=np.concatenate([h.lr for h in parts]),
+        rho=np.concatenate([h.rho for h in parts]),
+        m=first.m,
+        grad_evals=first.grad_evals,
+        epochs=first.epochs,
+        metrics={k: np.concatenate([h.metrics[k] for h in parts], axis=1) for k in first.metrics},
+        params=[torch.cat([h.params[i] for h in parts]) for i in range(len(first.params))],
+        steps=first.steps,
+        wall_time=sum(h.wall_time for h in parts),
+        extra=dict(first.extra),
+    )
+
+
+def _per_member(value: float | Sequence[float], S: int, name: str, positive: bool,
+                dtype: torch.dtype = torch.float32) -> torch.Tensor:
     vals = np.full(S, value, dtype=float) if np.ndim(value) == 0 else np.array(value, dtype=float)
     if vals.shape != (S,):
         raise ValueError(f"{name} must be a number or have one value per seed ({S}), got shape {vals.shape}")
     for v in vals:
         (check_positive if positive else check_nonnegative)(v, name)
-    return torch.tensor(vals, dtype=torch.float32)
+    return torch.tensor(vals, dtype=dtype)
 
 
 def _bcast(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -347,6 +433,8 @@ def train_stacked(
     mask_every: int = 100,
     fisher_samples: int = 100,
     drop_fraction: float = 0.5,
+    dtype: torch.dtype = torch.float32,
+    group_size: int = 3,
 ) -> TrainHistory:
     """Train ``len(seeds)`` MLPs with one method at a fixed budget of gradient evaluations.
 
@@ -379,6 +467,18 @@ def train_stacked(
         between mask updates, examples per Fisher estimate (SSAM-F; these per-example
         gradients are recorded in ``extra["fisher_grad_evals"]``, not charged to the
         budget), initial drop fraction of the cosine drop-and-grow schedule (SSAM-D).
+    dtype : torch.float32 or torch.float64
+        Precision of weights, data and arithmetic. The initial weights are drawn in float32
+        whatever ``dtype`` is, so both precisions start from the same point. Rounding errors
+        that differ between CPU kernels (vector width, summation order) are amplified by
+        training; in float64 they start about 1e9 times smaller.
+    group_size : int
+        Members are trained in groups of at most this many, one group after the other, and
+        the histories joined: the result is the same, but a group's weights and optimizer
+        state stay in the CPU cache (ten stacked float64 networks of the review's size do
+        not, which makes each step about 1.5 times slower per network; three are the fastest
+        for Adam). SSAM runs are not split: their masks draw from one random generator
+        shared by all members.
 
     Returns
     -------
@@ -391,6 +491,8 @@ def train_stacked(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
     seeds = [int(s) for s in seeds]
     S = len(seeds)
     if S == 0:
@@ -398,7 +500,7 @@ def train_stacked(
     batch_size = check_int_at_least(batch_size, 1, "batch_size")
     grad_budget = check_int_at_least(grad_budget, 1, "grad_budget")
     eval_every = check_int_at_least(eval_every, 1, "eval_every")
-    Xt = torch.tensor(np.asarray(X_train), dtype=torch.float32)
+    Xt = torch.tensor(np.asarray(X_train), dtype=dtype)
     yt = torch.tensor(np.asarray(y_train), dtype=torch.long)
     if Xt.ndim != 2:
         raise ValueError(f"X_train must be 2-d (n, d), got shape {tuple(Xt.shape)}")
@@ -413,13 +515,28 @@ def train_stacked(
         raise ValueError(f"m must divide batch_size={batch_size}, got m={m}")
     if m != batch_size and method != "sam":
         raise ValueError(f"m-sharpness (m={m} < batch_size) is implemented for method 'sam' only, got {method!r}")
-    lr_t = _per_member(lr, S, "lr", positive=True)
-    rho_t = _per_member(rho, S, "rho", positive=False)
+    lr_t = _per_member(lr, S, "lr", positive=True, dtype=dtype)
+    rho_t = _per_member(rho, S, "rho", positive=False, dtype=dtype)
+    group_size = check_int_at_least(group_size, 1, "group_size")
+    if S > group_size and method not in ("ssam-f", "ssam-d"):
+        y_all = np.asarray(y_train)
+        parts = []
+        for a in range(0, S, group_size):
+            sl = slice(a, a + group_size)
+            y_group = y_all if y_all.ndim == 1 else y_all[sl]
+            parts.append(train_stacked(
+                method, X_train, y_group, eval_sets, seeds=seeds[sl],
+                lr=lr_t[sl].tolist(), rho=rho_t[sl].tolist(), m=m, hidden=hidden,
+                num_classes=num_classes, batch_size=batch_size, grad_budget=grad_budget,
+                eval_every=eval_every, betas=betas, adam_eps=adam_eps, dtype=dtype,
+                group_size=group_size))
+        return _join(parts)
 
-    params = init_stacked_mlp([d, *hidden, num_classes], seeds)
+    params = [p.to(dtype) for p in init_stacked_mlp([d, *hidden, num_classes], seeds)]
     lr_b = [_bcast(lr_t, p) for p in params]
     evals = {
-        k: (torch.tensor(np.asarray(X), dtype=torch.float32), yt if y is None else torch.tensor(np.asarray(y)))
+        k: (torch.tensor(np.asarray(X), dtype=dtype),
+            yt if y is None else torch.tensor(np.asarray(y)))
         for k, (X, y) in eval_sets.items()
     }
     two = method in _TWO_GRAD
@@ -432,9 +549,12 @@ def train_stacked(
         adam_m = [torch.zeros_like(p) for p in params]
         adam_v = [torch.zeros_like(p) for p in params]
         adam_buf = [torch.empty_like(p) for p in params]
+        adam_grad = [torch.empty_like(p) for p in params]  # filled in place every step
     # torch's fused Adam kernel (same update, ~3x faster) when all members share one lr
     if method == "adam" and bool((lr_t == lr_t[0]).all()):
         adam_fused = torch.optim.Adam(params, lr=float(lr_t[0]), betas=betas, eps=adam_eps, fused=True)
+        for p, gi in zip(params, adam_grad):
+            p.grad = gi
     mask = None
     extra: dict[str, Any] = {}
     if method in ("ssam-f", "ssam-d"):
@@ -465,8 +585,14 @@ def train_stacked(
                 order = torch.stack([torch.randperm(n, generator=g) for g in gens])  # (S, n)
             idx = order[:, j * batch_size: (j + 1) * batch_size]  # (S, B)
             xb, yb = Xt[idx], torch.gather(yt, 1, idx)
-            if method == "sam":
-                _, g = sam_grad(params, xb, yb, rho_t, m)
+            if method in ("sgd", "sam"):
+                # the step is taken inside the backward pass, without storing the gradient
+                if method == "sam":
+                    sam_grad(params, xb, yb, rho_t, m, lr=lr_t)
+                else:
+                    mlp_grad(params, xb, yb, lr=lr_t)
+            elif method == "adam":
+                _, g = mlp_grad(params, xb, yb, out=adam_grad)
             else:
                 _, g = mlp_grad(params, xb, yb)
             if method in ("ssam-f", "ssam-d"):
@@ -483,11 +609,9 @@ def train_stacked(
                     extra["mask_updates"] += 1
                 scale = rho_t / (_global_norm(g) + _TINY)
                 pert = [p + gi * _bcast(scale, p) * mask[i] for i, (p, gi) in enumerate(zip(params, g))]
-                _, g = mlp_grad(pert, xb, yb)
+                mlp_grad(pert, xb, yb, lr=lr_t, step_on=params)  # SAM's step, in place
             if adam_fused is not None:
-                for p, gi in zip(params, g):
-                    p.grad = gi
-                adam_fused.step()
+                adam_fused.step()  # the .grad of every parameter is adam_grad
             elif method == "adam":
                 b1, b2 = betas
                 t = step + 1
@@ -499,9 +623,6 @@ def train_stacked(
                     torch.sqrt(vi, out=buf).div_(math.sqrt(c2)).add_(adam_eps)
                     torch.div(mi, buf, out=buf).mul_(lb / c1)
                     p.sub_(buf)
-            else:
-                for p, gi, lb in zip(params, g, lr_b):
-                    p.sub_(gi.mul_(lb))
             done = (step + 1) * per_step
             if done % eval_every == 0 or step + 1 == steps:
                 if rec_g[-1] != done:
@@ -526,6 +647,68 @@ def train_stacked(
     )
 
 
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+
+
+def _worker_init() -> None:
+    torch.set_num_threads(1)  # one job per process, each single-threaded
+    # an interrupt (Ctrl-C, a kernel shutting down) is the parent's to handle: the workers
+    # finish their job and exit with it instead of printing tracebacks
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _shutdown_pools() -> None:
+    for pool in _POOLS.values():
+        pool.shutdown(wait=False, cancel_futures=True)
+    _POOLS.clear()
+
+
+atexit.register(_shutdown_pools)
+
+
+def _run_job(kwargs: dict[str, Any]) -> TrainHistory:
+    return train_stacked(**kwargs)
+
+
+def train_many(jobs: Sequence[Mapping[str, Any]], workers: int | None = None) -> list[TrainHistory]:
+    """Run independent :func:`train_stacked` calls, several at a time in worker processes.
+
+    Each job is a mapping of :func:`train_stacked` arguments (by name, including
+    ``method``, ``X_train``, ``y_train`` and ``eval_sets``). The jobs share nothing and each
+    runs single-threaded in its own process, so every history is the one a serial loop
+    would give; the workers only save wall time on a machine with several cores. The
+    worker processes (started with ``spawn``, so safe in a notebook) are kept for later
+    calls.
+
+    Parameters
+    ----------
+    jobs : sequence of mappings
+        Put the longest jobs first: they are handed to the workers in this order.
+    workers : int, optional
+        Number of processes; default ``min(len(jobs), os.cpu_count())``. ``1`` runs the
+        jobs one after the other in this process.
+
+    Returns
+    -------
+    list of TrainHistory, in the order of ``jobs``
+    """
+    jobs = [dict(j) for j in jobs]
+    if not jobs:
+        return []
+    if workers is None:
+        n = min(len(jobs), os.cpu_count() or 1)
+    else:
+        n = check_int_at_least(workers, 1, "workers")
+    if n == 1:
+        return [train_stacked(**j) for j in jobs]
+    pool = _POOLS.get(n)
+    if pool is None:
+        pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_worker_init)
+        _POOLS[n] = pool
+    return [f.result() for f in [pool.submit(_run_job, j) for j in jobs]]
+
+
 def time_steps(
     X_train: np.ndarray,
     y_train: np.ndarray,
@@ -536,11 +719,13 @@ def time_steps(
     batch_size: int = 10,
     steps: int = 200,
     repeats: int = 5,
+    dtype: torch.dtype = torch.float32,
 ) -> dict[str, np.ndarray]:
     """Wall time of one training step per method, measured interleaved in one process.
 
     Each repeat runs ``steps`` steps of every method in turn (so slow phases of a shared
-    machine hit all methods alike), after one warm-up repeat that is discarded.
+    machine hit all methods alike), after one warm-up repeat that is discarded. ``dtype``
+    is the training precision (see :func:`train_stacked`).
 
     Returns
     -------
@@ -554,7 +739,7 @@ def time_steps(
             budget = steps * (2 if mth in _TWO_GRAD else 1)
             h = train_stacked(
                 mth, X_train, y_train, {}, seeds=seeds, lr=0.01, rho=0.05, hidden=hidden,
-                batch_size=batch_size, grad_budget=budget, eval_every=budget,
+                batch_size=batch_size, grad_budget=budget, eval_every=budget, dtype=dtype,
             )
             if r > 0:  # the first repeat warms caches and allocators
                 out[mth].append(h.wall_time / h.steps)

@@ -95,6 +95,51 @@ def test_sam_with_rho_zero_is_the_plain_gradient():
         torch.testing.assert_close(a, b)
 
 
+@pytest.mark.parametrize("m", [None, 2])
+def test_the_in_place_step_is_theta_minus_lr_times_the_gradient(m):
+    """With ``lr``, mlp_grad and sam_grad step in place; the step equals theta - lr g."""
+    S, B = 2, 4
+    x, y = _data(S, B, seed=5)
+    x = x.double()
+    lr = torch.tensor([0.3, 0.05], dtype=torch.float64)
+    rho = torch.tensor([0.1, 0.2], dtype=torch.float64)
+    for grad_fn in (lambda p, **kw: mlp_grad(p, x, y, **kw),
+                    lambda p, **kw: sam_grad(p, x, y, rho, m, **kw)):
+        params = [p.double() for p in init_stacked_mlp(DIMS, seeds=[0, 1])]
+        loss, g = grad_fn(params)
+        expected = [p - lr.view(-1, 1, 1) * gi for p, gi in zip(params, g)]
+        loss_step, none = grad_fn(params, lr=lr)
+        assert none is None
+        torch.testing.assert_close(loss_step, loss)  # the loss before the step
+        for p, e in zip(params, expected):
+            torch.testing.assert_close(p, e, rtol=1e-12, atol=1e-14)
+    # SSAM: the gradient at a perturbed point steps the unperturbed weights
+    params = [p.double() for p in init_stacked_mlp(DIMS, seeds=[0, 1])]
+    pert = [p + 0.01 for p in params]
+    _, g = mlp_grad(pert, x, y)
+    expected = [p - lr.view(-1, 1, 1) * gi for p, gi in zip(params, g)]
+    before = [q.clone() for q in pert]
+    mlp_grad(pert, x, y, lr=lr, step_on=params)
+    for p, e, q, b in zip(params, expected, pert, before):
+        torch.testing.assert_close(p, e, rtol=1e-12, atol=1e-14)
+        assert torch.equal(q, b)  # the perturbed copy is left alone
+
+
+def test_float64_training_starts_from_the_float32_init_and_stays_close():
+    X, y = _toy()
+    kw = dict(hidden=(8,), num_classes=3, batch_size=4, grad_budget=10, eval_every=10)
+    kw.update(seeds=[3], lr=0.1, rho=0.05)
+    h32 = train_stacked("sam", X, y, {"train": (X, None)}, **kw)
+    h64 = train_stacked("sam", X, y, {"train": (X, None)}, dtype=torch.float64, **kw)
+    assert all(p.dtype == torch.float64 for p in h64.params)
+    assert member_module(h64.params, 0)[0].weight.dtype == torch.float64
+    for p, q in zip(h32.params, h64.params):
+        torch.testing.assert_close(p.double(), q, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(h32.metrics["train_loss"], h64.metrics["train_loss"], rtol=1e-5)
+    with pytest.raises(ValueError, match="dtype"):
+        train_stacked("sgd", X, y, {}, seeds=[0], lr=0.1, dtype=torch.float16)
+
+
 def test_sam_grad_rejects_m_not_dividing_batch():
     params = init_stacked_mlp(DIMS, seeds=[0])
     x, y = _data(1, 4)
@@ -153,6 +198,22 @@ def test_members_are_independent_and_paired():
         torch.testing.assert_close(p[1], q[0])
 
 
+@pytest.mark.parametrize("method", ["sgd", "adam", "sam"])
+def test_training_in_groups_gives_the_same_members(method):
+    X, y = _toy()
+    ys = np.stack([y, (y + 1) % 3, y])  # per-member labels follow their member into its group
+    kw = dict(seeds=[4, 5, 6], lr=[0.05, 0.02, 0.05] if method != "adam" else 0.01, rho=0.05,
+              hidden=(8,), num_classes=3, batch_size=4, grad_budget=20, eval_every=10)
+    whole = train_stacked(method, X, ys, {"train": (X, None)}, **kw)
+    split = train_stacked(method, X, ys, {"train": (X, None)}, group_size=2, **kw)
+    assert split.seeds == whole.seeds and split.params[0].shape == whole.params[0].shape
+    for p, q in zip(whole.params, split.params):
+        torch.testing.assert_close(p, q)
+    for k in whole.metrics:
+        np.testing.assert_allclose(split.metrics[k], whole.metrics[k], rtol=1e-6)
+    np.testing.assert_array_equal(split.lr, whole.lr)
+
+
 def test_sam_with_rho_zero_trains_like_sgd_at_half_the_steps():
     X, y = _toy()
     kw = dict(hidden=(8,), num_classes=3, batch_size=4, eval_every=100)
@@ -200,3 +261,21 @@ def test_first_crossing_interpolates_in_log_loss():
     assert first_crossing(x, y, 0.01) == pytest.approx(15.0)
     assert first_crossing(x, y, 2.0) == 0.0
     assert np.isnan(first_crossing(x, y, 1e-4))
+
+
+def test_train_many_in_processes_equals_serial_runs():
+    from samlib.experiments import train_many
+
+    X, y = _toy()
+    base = dict(X_train=X, y_train=y, eval_sets={"train": (X, None)}, seeds=[1, 2], hidden=(8,),
+                num_classes=3, batch_size=4, grad_budget=12, eval_every=6, dtype=torch.float64)
+    jobs = [dict(base, method="sam", lr=0.1, rho=0.05), dict(base, method="adam", lr=0.01)]
+    serial = train_many(jobs, workers=1)
+    parallel = train_many(jobs, workers=2)
+    for a, b in zip(serial, parallel):
+        assert a.method == b.method
+        for p, q in zip(a.params, b.params):
+            torch.testing.assert_close(p, q, rtol=0, atol=0)
+        for k in a.metrics:
+            np.testing.assert_array_equal(a.metrics[k], b.metrics[k])
+    assert train_many([]) == []
