@@ -1,4 +1,4 @@
-"""Benchmark of samlib.convergence.run_stochastic_sam: 1000 replicates x T = 1e5 x d = 10.
+"""Benchmark of samlib.studies.convergence.run_stochastic_sam: 1000 replicates x T = 1e5 x d = 10.
 
 Target (issue 7): <= 20 s on one core.  Runs the timed call ``--repeats`` times (other
 processes may share the cores, so the minimum and the median are reported), prints one
@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from samlib.convergence import run_stochastic_sam, tilted_pseudo_huber
+from samlib.studies.convergence import run_stochastic_sam, tilted_pseudo_huber
 
 from _common import machine_fields, write_result  # noqa: E402  (benchmarks/ is on sys.path)
 

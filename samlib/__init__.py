@@ -1,28 +1,27 @@
 """samlib: the computations behind the executable book on Sharpness-Aware Minimization.
 
-One module per concept:
+The core, one module per concept (what a reader imports into their own work):
 
 =========================  ==========================================================
-``samlib.ledger``          the claim ledger and the verdict check used by notebooks
 ``samlib.landscapes``      the review's toy functions and other test landscapes
-``samlib.ascent``          ascent directions, SAM/GD steps and trajectories
+``samlib.ascent``          the ascent direction (one zero-gradient rule), SAM/GD steps, trajectories
 ``samlib.sharpness``       exact (trust-region) and numerical (PGA) sharpness
 ``samlib.scale``           reparametrisation and adaptive (ASAM) sharpness
 ``samlib.msharpness``      m-sharpness of a data set split into batches
-``samlib.sam_gradient``    the exact gradient of the SAM objective, eq. (5) terms
-``samlib.dynamics``        batched SAM/GD runs, fixed points and two-cycles
-``samlib.implicit_bias``   the Wen-Ma-Li example of SAM's implicit bias
+``samlib.hessian``         Hessian-vector products, lambda_max (Lanczos), trace
 ``samlib.optim``           the ``SAM`` torch optimizer (and ASAM)
 ``samlib.batchnorm``       BatchNorm running statistics during SAM's second pass
 ``samlib.ssam``            sparse perturbations (SSAM-F, SSAM-D)
-``samlib.hessian``         Hessian-vector products, lambda_max (Lanczos), trace
+``samlib.nets``            the ReLU MLP: stacked (many seeds at once) and flat layouts
 ``samlib.bounds``          PAC-Bayes bounds (Theorem 1, Lemma 1, kl inverse)
-``samlib.pac_bayes``       Monte-Carlo checks and a non-vacuous PAC-Bayes bound
-``samlib.convergence``     vectorised stochastic SAM for the convergence rate
-``samlib.experiments``     batched training of the review's MLP experiment
 ``samlib.data``            the embedded digits data and a local IDX (MNIST) reader
 ``samlib.stats``           log-log slopes (the order of a power law), bootstrap intervals
+``samlib.ledger``          the claim ledger and the verdict check used by notebooks
 =========================  ==========================================================
+
+``samlib.studies`` holds the scaffolding of single chapters (the Figure 1/2 sweeps, the
+PAC-Bayes test bed, the Theorem 2 runner, the batched trainer of the experiments). A study
+imports the core; the core never imports a study, and ``samlib`` exports none of their names.
 
 Public names are imported lazily (PEP 562) so ``import samlib`` stays cheap and does not
 import torch until a torch-based name is used.
@@ -75,20 +74,6 @@ _EXPORTS: dict[str, str] = {
     "m_sharpness": "msharpness",
     "m_sharpness_from": "msharpness",
     "MSharpness": "msharpness",
-    # dynamics
-    "run_batch": "dynamics",
-    "sweep_endpoints": "dynamics",
-    "classify_endpoints": "dynamics",
-    "sam_fixed_points_1d": "dynamics",
-    "quadratic_two_cycle_amplitude": "dynamics",
-    # sam_gradient
-    "perturbed_loss_gradients": "sam_gradient",
-    "eq5_terms": "sam_gradient",
-    "discrepancy_for_spectrum": "sam_gradient",
-    # implicit_bias
-    "wen_ma_li_problem": "implicit_bias",
-    "one_example_oracle": "implicit_bias",
-    "manifold_sharpness": "implicit_bias",
     # bounds
     "sam_pac_bayes_bound": "bounds",
     "sam_intermediate_bound": "bounds",
@@ -98,12 +83,8 @@ _EXPORTS: dict[str, str] = {
     "pac_bayes_kl_bound": "bounds",
     "kl_gaussians": "bounds",
     "kl_inverse_upper": "bounds",
-    # convergence
-    "run_stochastic_sam": "convergence",
-    "SAMRunResult": "convergence",
-    "theorem2_bound": "convergence",
-    "rederived_bound": "convergence",
-    "log_grid": "convergence",
+    # ascent's zero rule
+    "ascent_scale": "ascent",
     # data
     "load_digits_split": "data",
     # stats
@@ -119,15 +100,11 @@ _EXPORTS: dict[str, str] = {
     "hessian": "hessian",
     "scale": "scale",
     "msharpness": "msharpness",
-    "dynamics": "dynamics",
-    "sam_gradient": "sam_gradient",
-    "implicit_bias": "implicit_bias",
     "bounds": "bounds",
-    "pac_bayes": "pac_bayes",
-    "convergence": "convergence",
     "data": "data",
     "stats": "stats",
-    "experiments": "experiments",
+    "nets": "nets",
+    "studies": "studies",
     "ssam": "ssam",
 }
 

@@ -39,6 +39,7 @@ from samlib._validation import (
 
 __all__ = [
     "ascent_direction",
+    "ascent_scale",
     "sam_step",
     "gd_step",
     "Trajectory",
@@ -47,7 +48,7 @@ __all__ = [
 ]
 
 #: A constant, or a schedule ``t -> value`` evaluated at the step index ``t = 0, 1, ...`` (a learning rate or a
-#: radius of :func:`run_trajectory`). Not :data:`samlib.convergence.DecayRule`, which names a decay law.
+#: radius of :func:`run_trajectory`). Not :data:`samlib.studies.convergence.DecayRule`, which names a decay law.
 ValueOrSchedule = Union[float, Callable[[int], float]]
 
 
@@ -130,6 +131,47 @@ def ascent_direction(grad: Any, rho: float, p: float = 2) -> Any:
     w = a ** (q - 1.0)
     norm_q = np.sum(a**q) ** (1.0 / q)
     return rho * np.sign(g) * w / norm_q ** (q - 1.0)
+
+
+def ascent_scale(norm: Any, rho: Any) -> Any:
+    """The factor :math:`c = \\rho/\\lVert g\\rVert` of :math:`\\hat\\epsilon = c\\,g`, row by row, with the book's zero rule.
+
+    .. math::
+
+        c(\\lVert g\\rVert, \\rho) = \\begin{cases} \\rho / \\lVert g\\rVert & \\lVert g\\rVert > 0 \\\\
+        0 & \\lVert g\\rVert = 0 \\end{cases}
+
+    This is the Euclidean case of :func:`ascent_direction` written for kernels that already hold the gradient
+    norm (the batched trainers compute it from Gram matrices, never forming :math:`g`): one rule for
+    :math:`\\hat\\epsilon(0) = 0` (module docstring), shared by every such kernel instead of a ``+ 1e-12`` guard
+    in the denominator (which is a different direction whenever :math:`\\lVert g\\rVert` is not large against
+    it). The tests hold the kernels to :func:`ascent_direction` row by row, a zero row included.
+
+    Parameters
+    ----------
+    norm : numpy.ndarray or torch.Tensor
+        Non-negative gradient norms, any shape (one per row of a batch of runs, say).
+    rho : float or array broadcasting against ``norm``
+        Radii :math:`\\rho \\ge 0`.
+
+    Returns
+    -------
+    same type as ``norm``
+        :math:`c`, broadcast shape of ``norm`` and ``rho``; exactly 0 where ``norm`` is 0.
+
+    Examples
+    --------
+    >>> ascent_scale(np.array([2.0, 0.0]), 0.5)
+    array([0.25, 0.  ])
+    """
+    if is_torch(norm):
+        import torch
+
+        safe = torch.where(norm > 0, norm, torch.ones_like(norm))
+        return torch.where(norm > 0, rho / safe, torch.zeros_like(safe * rho))
+    norm = np.asarray(norm, dtype=float)
+    safe = np.where(norm > 0, norm, 1.0)
+    return np.where(norm > 0, np.asarray(rho, dtype=float) / safe, 0.0)
 
 
 def _ascent_direction_torch(g: Any, rho: float, p: float) -> Any:

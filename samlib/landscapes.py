@@ -87,7 +87,7 @@ class Landscape:
         Whether :math:`f` is convex, where known.
     torch_value, torch_grad : callable or None
         Optional torch versions of ``value`` and ``grad`` for a tensor of points ``(..., d)``, without input
-        checks, for inner loops that keep many replicates in torch (:mod:`samlib.convergence`).
+        checks, for inner loops that keep many replicates in torch (:mod:`samlib.studies.convergence`).
         ``torch_grad(x, out=None, tmp=None)`` may write into preallocated ``out`` and ``tmp`` buffers of
         the shape of ``x``. They compute the same formula as ``value`` and ``grad``.
     """
@@ -448,7 +448,7 @@ def tilted_pseudo_huber(dim: int, c: float = 0.5) -> Landscape:
     def torch_grad(x: Any, out: Any = None, tmp: Any = None) -> Any:
         import torch  # see _torch_scalar
 
-        # a few in-place ops: this is the inner loop of samlib.convergence.run_stochastic_sam
+        # a few in-place ops: this is the inner loop of samlib.studies.convergence.run_stochastic_sam
         out = torch.empty_like(x) if out is None else out
         tmp = torch.empty_like(x) if tmp is None else tmp
         torch.addcmul(_torch_scalar(1.0, x.dtype), x, x, out=tmp)  # 1 + x^2 in one op

@@ -18,7 +18,7 @@ unperturbed. Two ways to choose the mask:
   cosine from ``alpha_0`` to 0.
 
 Masks here are dicts ``name -> float tensor`` shaped like the parameters (1 = perturbed),
-optionally stacked with a leading member axis as in :mod:`samlib.experiments`; the
+optionally stacked with a leading member axis as in :mod:`samlib.nets`; the
 selection is global across all tensors of one network, as in the paper.
 The torch optimizers :class:`SSAMF` and :class:`SSAMD` apply the same masks through the
 mask hook of :class:`samlib.optim.SAM`.
@@ -28,8 +28,11 @@ from __future__ import annotations
 import math
 
 import torch
+from torch.func import functional_call, grad, vmap
 
 from ._validation import check_int_at_least, check_nonnegative
+from .nets import forward_cache, output_delta
+from .optim import SAM
 
 __all__ = [
     "check_sparsity",
@@ -101,7 +104,7 @@ def empirical_fisher_mlp(params: list[torch.Tensor], X: torch.Tensor, y: torch.T
     """Diagonal empirical Fisher ``(1/N) sum_i grad_i^2`` of every member of a stacked MLP.
 
     ``grad_i`` is the gradient of the cross-entropy of example ``i`` (the negative
-    log-likelihood of its label) for the stacked ReLU MLP of :mod:`samlib.experiments`.
+    log-likelihood of its label) for the stacked ReLU MLP of :mod:`samlib.nets`.
     The per-example weight gradient of a layer is the outer product ``h_i delta_i^T``, so
     the sum of its squares is ``(h^2)^T (delta^2)``: one batched product, no per-example
     copies.
@@ -117,11 +120,9 @@ def empirical_fisher_mlp(params: list[torch.Tensor], X: torch.Tensor, y: torch.T
     -------
     list of tensors shaped like ``params``
     """
-    from .experiments import _forward_cache, _output_delta
-
     N = X.shape[1]
-    hs, logits = _forward_cache(params, X)
-    _, delta = _output_delta(logits, y, 1)  # per-example gradients: no 1/N
+    hs, logits = forward_cache(params, X)
+    _, delta = output_delta(logits, y, 1)  # per-example gradients: no 1/N
     L = len(params) // 2
     out: list[torch.Tensor] = [None] * len(params)  # type: ignore[list-item]
     for layer in reversed(range(L)):
@@ -185,9 +186,6 @@ def mask_density(mask: dict[str, torch.Tensor]) -> float:
 # ----------------------------------------------------------------------------------------
 # Torch optimizers: SAM with SSAM's masks, through the mask hook of samlib.optim.SAM
 # ----------------------------------------------------------------------------------------
-from .optim import SAM  # noqa: E402  (after the functional core, which needs no optimizer)
-
-
 class _SparseSAM(SAM):
     """SAM whose perturbation is ``rho (g/||g||) * mask`` (SSAM's Algorithm 1).
 
@@ -233,8 +231,6 @@ class SSAMF(_SparseSAM):
 
     def update_mask(self, model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor) -> None:
         """Recompute the mask from per-example cross-entropy gradients of ``model`` on ``(X, y)``."""
-        from torch.func import functional_call, grad, vmap
-
         names = [n for n, _ in model.named_parameters()]
         own = {id(p) for p in self._params()}
         if [id(p) for _, p in model.named_parameters()] != [id(p) for p in self._params()] or not own:

@@ -1,4 +1,4 @@
-"""Tests of samlib.convergence: test functions, the vectorised stochastic-SAM runner, bounds."""
+"""Tests of samlib.studies.convergence: test functions, the vectorised stochastic-SAM runner, bounds."""
 from __future__ import annotations
 
 import math
@@ -13,7 +13,7 @@ from hypothesis.extra.numpy import arrays
 
 from samlib import landscapes
 from samlib.ascent import ascent_direction
-from samlib.convergence import (
+from samlib.studies.convergence import (
     ascent_direction_rows,
     cauchy_log,
     compare_with_bounds,

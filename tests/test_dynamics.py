@@ -1,4 +1,4 @@
-"""samlib.dynamics: batched SAM/GD against the one-run reference, two-cycles, fixed points, bad inputs."""
+"""samlib.studies.dynamics: batched SAM/GD against the one-run reference, two-cycles, fixed points, bad inputs."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from samlib import landscapes
 from samlib.ascent import ascent_direction, run_trajectory
-from samlib.dynamics import (
+from samlib.studies.dynamics import (
     batch_ascent_direction,
     classify_endpoints,
     quadratic_two_cycle_amplitude,

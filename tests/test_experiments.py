@@ -1,4 +1,4 @@
-"""Tests of samlib.experiments: hand-written batched gradients against torch.func, SAM with
+"""Tests of samlib.studies.experiments: hand-written batched gradients against torch.func, SAM with
 m-sharpness against a direct per-chunk computation, the training loop's budget and pairing."""
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.func import functional_call, grad, vmap
 
-from samlib.experiments import (
-    bootstrap_ratio_ci,
+from samlib.ascent import ascent_direction, ascent_scale
+from samlib.nets import (
     init_stacked_mlp,
     member_module,
     mlp_forward,
     mlp_grad,
     sam_grad,
     stacked_loss_and_accuracy,
-    train_stacked,
 )
+from samlib.studies.experiments import bootstrap_ratio_ci, train_stacked
 
 DIMS = [6, 7, 5, 3]
 
@@ -66,8 +66,10 @@ def _sam_reference(params, x, y, rho, m):
         for c in range(B // m):
             xc, yc = x[i:i + 1, c * m:(c + 1) * m], y[i:i + 1, c * m:(c + 1) * m]
             _, g1 = mlp_grad(theta, xc, yc)
-            norm = torch.sqrt(sum(t.pow(2).sum() for t in g1))
-            pert = [t + rho[i] * gi / norm for t, gi in zip(theta, g1)]
+            # the book's one eps-hat, on the flattened gradient of the chunk
+            flat = torch.cat([gi.reshape(-1) for gi in g1])
+            eps = ascent_direction(flat, float(rho[i])).split([gi.numel() for gi in g1])
+            pert = [t + e.reshape(t.shape) for t, e in zip(theta, eps)]
             _, g2 = mlp_grad(pert, xc, yc)
             for o, gi in zip(out, g2):
                 o[i] += gi[0] / (B // m)
@@ -254,7 +256,7 @@ def test_fused_adam_path_equals_per_member_path():
 
 
 def test_first_crossing_interpolates_in_log_loss():
-    from samlib.experiments import first_crossing
+    from samlib.studies.experiments import first_crossing
 
     x = np.array([0.0, 10.0, 20.0])
     y = np.array([1.0, 0.1, 0.001])
@@ -264,7 +266,7 @@ def test_first_crossing_interpolates_in_log_loss():
 
 
 def test_train_many_in_processes_equals_serial_runs():
-    from samlib.experiments import train_many
+    from samlib.studies.experiments import train_many
 
     X, y = _toy()
     base = dict(X_train=X, y_train=y, eval_sets={"train": (X, None)}, seeds=[1, 2], hidden=(8,),
@@ -279,3 +281,25 @@ def test_train_many_in_processes_equals_serial_runs():
         for k in a.metrics:
             np.testing.assert_array_equal(a.metrics[k], b.metrics[k])
     assert train_many([]) == []
+
+
+@pytest.mark.parametrize("lib", ["numpy", "torch"])
+def test_ascent_scale_is_ascent_direction_row_by_row_with_a_zero_row(lib):
+    # the batched kernels (nets.sam_grad, the SSAM step) scale g by ascent_scale(||g||, rho)
+    rng = np.random.default_rng(0)
+    G = rng.normal(size=(4, 7)) * np.array([[1.0], [1e-200], [0.0], [1e150]])
+    rho = np.array([0.5, 0.1, 0.3, 2.0])
+    top = np.abs(G).max(1)
+    # a norm without underflow (||g|| of the 1e-200 row squares to below the float range)
+    norms = top * np.linalg.norm(G / np.where(top > 0, top, 1.0)[:, None], axis=1)
+    if lib == "torch":
+        c = ascent_scale(torch.tensor(norms), torch.tensor(rho)).numpy()
+    else:
+        c = ascent_scale(norms, rho)
+    assert c[2] == 0.0 and np.isfinite(c).all()
+    for i in range(4):
+        ref = ascent_direction(G[i], rho[i])
+        if norms[i] > 0:
+            np.testing.assert_allclose(c[i] * G[i], ref, rtol=1e-14, atol=0)
+        else:
+            assert not ref.any() and not (c[i] * G[i]).any()

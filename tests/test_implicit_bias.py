@@ -1,10 +1,10 @@
-"""samlib.implicit_bias: the Wen-Ma-Li problem, its examples, the 1-SAM oracle and manifold sharpness."""
+"""samlib.studies.implicit_bias: the Wen-Ma-Li problem, its examples, the 1-SAM oracle and manifold sharpness."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from samlib.implicit_bias import (
+from samlib.studies.implicit_bias import (
     LAMBDA_MAX_ARGMIN,
     TRACE_ARGMIN,
     manifold_sharpness,

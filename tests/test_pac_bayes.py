@@ -1,4 +1,4 @@
-"""Tests of samlib.pac_bayes: the linear test bed's exact risks, batched networks, Dziugaite-Roy."""
+"""Tests of samlib.studies.pac_bayes: the linear test bed's exact risks, batched networks, Dziugaite-Roy."""
 from __future__ import annotations
 
 import math
@@ -8,15 +8,11 @@ import pytest
 import torch
 
 from samlib.bounds import kl_gaussians
-from samlib.pac_bayes import (
-    batched_mlp_ce,
-    batched_mlp_error,
-    batched_mlp_forward,
+from samlib.nets import batched_mlp_ce, batched_mlp_error, batched_mlp_forward, flat_params, make_mlp
+from samlib.studies.pac_bayes import (
     dr_bound,
-    flat_params,
     gibbs_empirical_risk_linear,
     gibbs_true_risk_linear,
-    make_mlp,
     optimize_dr_posterior,
     sample_linear_gaussian,
     train_mlp,
@@ -107,7 +103,7 @@ def test_batched_forward_matches_torch_module():
 
 
 def test_batched_forward_rejects_wrong_length():
-    with pytest.raises(ValueError, match="entries"):
+    with pytest.raises(ValueError, match="theta must have shape"):
         batched_mlp_forward(torch.zeros(1, 10), (6, 5, 3), torch.zeros(2, 6))
 
 

@@ -1,6 +1,6 @@
 """The book's batched trainer and ``optim.SAM`` take the same steps.
 
-The SAM and SSAM numbers of the book come from :func:`samlib.experiments.train_stacked`, which
+The SAM and SSAM numbers of the book come from :func:`samlib.studies.experiments.train_stacked`, which
 trains a stack of MLPs with hand-written backpropagation and its own SAM step; people who copy
 the method out of the book use :class:`samlib.optim.SAM` with ``torch.nn``.  These tests train
 one member with the first and the same network (same initial weights, same batches, same
@@ -31,7 +31,8 @@ import torch
 from torch.nn import functional as F
 
 from samlib import ssam
-from samlib.experiments import init_stacked_mlp, member_module, train_stacked
+from samlib.nets import init_stacked_mlp, member_module
+from samlib.studies.experiments import train_stacked
 from samlib.optim import SAM
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -1,4 +1,4 @@
-"""samlib.sam_gradient: the sympy-derived SAM-objective gradient, eq. 5 pieces, slopes, bad inputs."""
+"""samlib.studies.sam_gradient: the sympy-derived SAM-objective gradient, eq. 5 pieces, slopes, bad inputs."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from samlib import landscapes
 from samlib.ascent import ascent_direction
-from samlib.sam_gradient import (
+from samlib.studies.sam_gradient import (
     discrepancy_for_spectrum,
     dropped_term_closed_form,
     eq5_terms,

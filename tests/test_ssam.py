@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from samlib.experiments import init_stacked_mlp, mlp_grad
+from samlib.nets import init_stacked_mlp, mlp_grad
 from samlib.optim import SAM
 from samlib.ssam import (
     SSAMD,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from samlib import convergence, sam_gradient
+from samlib.studies import convergence, sam_gradient
 from samlib.stats import SlopeInterval, loglog_slope
 
 

@@ -34,7 +34,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from ._validation import (
+from .._validation import (
     check_finite_array,
     check_int_at_least,
     check_nonnegative,
@@ -42,8 +42,8 @@ from ._validation import (
     check_real,
     describe,
 )
-from .landscapes import Landscape, cauchy_log, tilted_pseudo_huber
-from .stats import loglog_slope
+from ..landscapes import Landscape, cauchy_log, tilted_pseudo_huber
+from ..stats import loglog_slope
 
 __all__ = [
     "DecayRule",

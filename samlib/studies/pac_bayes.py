@@ -20,9 +20,10 @@ import sys
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from scipy import special, stats
 
-from ._validation import (
+from .._validation import (
     check_finite_array,
     check_int_at_least,
     check_nonnegative,
@@ -30,19 +31,14 @@ from ._validation import (
     check_probability,
     describe,
 )
-from .bounds import kl_inverse_upper, mcallester_bound
+from ..bounds import kl_inverse_upper, mcallester_bound
+from ..nets import batched_mlp_error, batched_mlp_forward, flat_params
 
 __all__ = [
     "sample_linear_gaussian",
     "gibbs_empirical_risk_linear",
     "gibbs_true_risk_linear",
-    "make_mlp",
     "train_mlp",
-    "flat_params",
-    "mlp_layer_shapes",
-    "batched_mlp_forward",
-    "batched_mlp_error",
-    "batched_mlp_ce",
     "DRResult",
     "optimize_dr_posterior",
     "dr_bound",
@@ -197,23 +193,8 @@ def gibbs_true_risk_linear(
 
 
 # ----------------------------------------------------------------------------------------
-# Small networks on the digits
+# Training a small network on the digits
 # ----------------------------------------------------------------------------------------
-def make_mlp(sizes: tuple[int, ...], seed: int):
-    """A ReLU MLP with layer widths ``sizes`` (e.g. ``(64, 32, 10)``), seeded initialisation."""
-    import torch
-
-    if len(sizes) < 2:
-        raise ValueError(f"sizes needs at least an input and an output width, got {sizes!r}")
-    torch.manual_seed(seed)
-    layers: list = []
-    for i in range(len(sizes) - 1):
-        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2:
-            layers.append(torch.nn.ReLU())
-    return torch.nn.Sequential(*layers)
-
-
 def train_mlp(model, X, y, num_steps: int, lr: float = 1e-2, optimizer: str = "adam", checkpoints=()):
     """Full-batch training on cross-entropy; returns the flat parameter vectors at ``checkpoints``.
 
@@ -221,8 +202,6 @@ def train_mlp(model, X, y, num_steps: int, lr: float = 1e-2, optimizer: str = "a
     ``"adam"`` or ``"sgd"`` (plain gradient descent, which moves the weights less far from
     their initialisation; that matters for the KL term of a PAC-Bayes bound).
     """
-    import torch
-
     num_steps = check_int_at_least(num_steps, 0, "num_steps")
     X = torch.as_tensor(X)
     y = torch.as_tensor(y)
@@ -244,75 +223,6 @@ def train_mlp(model, X, y, num_steps: int, lr: float = 1e-2, optimizer: str = "a
         opt.step()
     return saved
 
-
-def flat_params(model):
-    """All parameters of ``model`` as one detached 1-D tensor (torch's parameter order)."""
-    import torch
-
-    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
-
-
-def mlp_layer_shapes(sizes: tuple[int, ...]) -> list[tuple[tuple[int, int], int]]:
-    """``[((out, in), out), ...]`` weight and bias shapes of :func:`make_mlp` in flat order."""
-    return [((sizes[i + 1], sizes[i]), sizes[i + 1]) for i in range(len(sizes) - 1)]
-
-
-def batched_mlp_forward(theta, sizes: tuple[int, ...], X):
-    """Logits of many MLPs at once.
-
-    Parameters
-    ----------
-    theta : tensor, shape (B, k)
-        ``B`` flat parameter vectors in :func:`flat_params` order.
-    X : tensor, shape (n, sizes[0])
-
-    Returns
-    -------
-    tensor, shape (B, n, sizes[-1])
-    """
-    import torch
-
-    shapes = mlp_layer_shapes(sizes)
-    k = sum(o * i + o for (o, i), _ in shapes)
-    if theta.ndim != 2 or theta.shape[1] != k:
-        raise ValueError(f"theta must have shape (B, {k}) for sizes {sizes}, got {tuple(theta.shape)} entries")
-    B = theta.shape[0]
-    h = X.unsqueeze(0).expand(B, -1, -1)
-    pos = 0
-    for i, ((o, inp), _) in enumerate(shapes):
-        W = theta[:, pos : pos + o * inp].reshape(B, o, inp)
-        pos += o * inp
-        b = theta[:, pos : pos + o]
-        pos += o
-        h = torch.baddbmm(b.unsqueeze(1), h, W.transpose(1, 2))
-        if i < len(shapes) - 1:
-            h = torch.relu(h)
-    return h
-
-
-def batched_mlp_error(theta, sizes, X, y, chunk: int = 256):
-    """0-1 error of each of the ``B`` parameter vectors in ``theta`` on ``(X, y)``; tensor (B,)."""
-    import torch
-
-    out = []
-    with torch.no_grad():
-        for i in range(0, theta.shape[0], chunk):
-            logits = batched_mlp_forward(theta[i : i + chunk], sizes, X)
-            out.append((logits.argmax(-1) != y).float().mean(-1))
-    return torch.cat(out)
-
-
-def batched_mlp_ce(theta, sizes, X, y, chunk: int = 256):
-    """Mean cross-entropy of each of the ``B`` parameter vectors in ``theta``; tensor (B,)."""
-    import torch
-
-    out = []
-    with torch.no_grad():
-        for i in range(0, theta.shape[0], chunk):
-            logits = batched_mlp_forward(theta[i : i + chunk], sizes, X)
-            lp = torch.log_softmax(logits, -1)
-            out.append(-lp.gather(-1, y.expand(lp.shape[0], -1).unsqueeze(-1)).squeeze(-1).mean(-1))
-    return torch.cat(out)
 
 
 # ----------------------------------------------------------------------------------------
@@ -364,8 +274,6 @@ def optimize_dr_posterior(
     -------
     DRResult
     """
-    import torch
-
     num_steps = check_int_at_least(num_steps, 1, "num_steps")
     delta = check_probability(delta, "delta")
     torch.manual_seed(seed)
@@ -421,8 +329,6 @@ def dr_bound(result: DRResult, theta_prior, sizes, X, y, delta: float, delta_mc:
         (:math:`\bar e`), ``bound`` (step 3), ``mcallester`` (Lemma 1's square-root form
         with the same KL and :math:`\bar e`, for comparison).
     """
-    import torch
-
     delta = check_probability(delta, "delta")
     delta_mc = check_probability(delta_mc, "delta_mc")
     num_mc = check_int_at_least(num_mc, 1, "num_mc")

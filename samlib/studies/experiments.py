@@ -3,12 +3,10 @@
 The review's MNIST experiment (§2.3.2 of Liu et al. 2022) trains an MLP
 ``d -> 500 -> 300 -> 10`` with batch size 10 for 15000 gradient evaluations, five times per
 method. At this size one step is a few small matrix products, so the seeds are trained
-*together*: the weights of the ``S`` networks are stacked along a leading axis
-(``W_l`` of shape ``(S, in, out)``) and every layer is one batched product
-(``torch.baddbmm``). Forward and backward passes are written out by hand for the ReLU
-MLP with softmax cross-entropy; the tests check every gradient against
-``torch.func.vmap(torch.func.grad(...))`` over ``functional_call``. Hyperparameters may
-differ per member, which makes a learning-rate or ``rho`` sweep a single batched run.
+*together* on the stacked network of :mod:`samlib.nets` (its gradients and SAM's two-pass
+kernel live there). Hyperparameters may differ per member, which makes a learning-rate or
+``rho`` sweep a single batched run. ``tests/test_sam_agreement.py`` holds these runs to
+:class:`samlib.optim.SAM` step for step on one member.
 
 Methods (``g`` is the minibatch gradient, ``eta`` the learning rate):
 
@@ -22,12 +20,8 @@ Methods (``g`` is the minibatch gradient, ``eta`` the learning rate):
 - ``"ssam-f"`` / ``"ssam-d"``: sparse SAM (Mi et al. 2022): ``eps = rho (g/||g||) * mask``
   with a binary mask from :mod:`samlib.ssam` (Fisher or dynamic).
 
-Why SAM costs two passes and no more, for any ``m``: the weight gradient of one chunk is a
-rank-``m`` matrix ``G_c = h_c^T delta_c`` (layer input times back-propagated error), so the
-perturbed layer ``h' (W + s_c h_c^T delta_c)`` equals ``h' W + s_c (h' h_c^T) delta_c`` and
-never needs the perturbed weights, and ``||G_c||_F^2 = <h_c h_c^T, delta_c delta_c^T>``
-needs only ``m x m`` Gram matrices. The per-chunk perturbations thus cost ``O(B m d)``
-extra work instead of ``k`` copies of the network.
+SAM's perturbation uses :func:`samlib.ascent.ascent_scale` (a zero gradient gives
+``eps = 0``), SSAM's masks come from :mod:`samlib.ssam`.
 
 Budget: one *gradient evaluation* is one minibatch gradient; SGD and Adam spend one per
 step, SAM and its variants two, so at equal budget SAM takes half the steps.
@@ -52,23 +46,18 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
-from ._validation import check_int_at_least, check_nonnegative, check_positive
+from .. import ssam
+from .._validation import check_int_at_least, check_nonnegative, check_positive
+from ..ascent import ascent_scale
+from ..nets import init_stacked_mlp, mlp_grad, sam_grad, stacked_loss_and_accuracy
 
 __all__ = [
     "METHODS",
     "TrainHistory",
-    "init_stacked_mlp",
-    "mlp_forward",
-    "mlp_grad",
-    "sam_grad",
-    "member_module",
-    "stacked_loss_and_accuracy",
     "train_stacked",
     "train_many",
     "time_steps",
-    "mean_std",
     "bootstrap_ratio_ci",
     "first_crossing",
     "plot_mean_band",
@@ -76,273 +65,6 @@ __all__ = [
 
 METHODS = ("sgd", "adam", "sam", "ssam-f", "ssam-d")
 _TWO_GRAD = ("sam", "ssam-f", "ssam-d")
-_TINY = 1e-12  # guards the division by ||g|| (SAM is undefined at g = 0)
-
-Params = list  # [W_1, b_1, ..., W_L, b_L]; W_l (S, in, out), b_l (S, 1, out)
-
-
-# ----------------------------------------------------------------------------------------
-# The stacked network
-# ----------------------------------------------------------------------------------------
-def init_stacked_mlp(dims: Sequence[int], seeds: Sequence[int]) -> list[torch.Tensor]:
-    """Initial parameters of ``len(seeds)`` MLPs ``dims[0] -> ... -> dims[-1]``, stacked.
-
-    Each member is initialised like :class:`torch.nn.Linear` (weights and biases uniform
-    in ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]``) from its own ``torch.Generator`` seeded with
-    its seed, so a member's start depends only on its seed (not on the method or on the
-    other members): runs of different methods with the same seed are paired.
-
-    Returns
-    -------
-    list of tensors ``[W_1, b_1, ..., W_L, b_L]``, ``W_l`` of shape (S, in, out) and
-    ``b_l`` of shape (S, 1, out).
-    """
-    dims = [check_int_at_least(d, 1, "dims[i]") for d in dims]
-    if len(dims) < 2:
-        raise ValueError(f"dims needs at least an input and an output size, got {dims}")
-    if len(seeds) == 0:
-        raise ValueError("seeds must not be empty")
-    out: list[list[torch.Tensor]] = [[] for _ in range(2 * (len(dims) - 1))]
-    for seed in seeds:
-        gen = torch.Generator().manual_seed(int(seed))
-        for layer, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
-            bound = 1.0 / math.sqrt(a)
-            out[2 * layer].append((torch.rand(a, b, generator=gen) * 2 - 1) * bound)
-            out[2 * layer + 1].append((torch.rand(1, b, generator=gen) * 2 - 1) * bound)
-    return [torch.stack(t) for t in out]
-
-
-def _n_members(params: Params) -> int:
-    return int(params[0].shape[0])
-
-
-def _as_member_batch(X: torch.Tensor, S: int) -> torch.Tensor:
-    """(n, d) shared inputs -> (S, n, d) view; (S, n, d) passes through."""
-    return X.unsqueeze(0).expand(S, -1, -1) if X.ndim == 2 else X
-
-
-def mlp_forward(params: Params, X: torch.Tensor) -> torch.Tensor:
-    """Logits of every member: ``X`` (n, d) shared or (S, n, d) per member -> (S, n, K)."""
-    h = _as_member_batch(X, _n_members(params))
-    L = len(params) // 2
-    for layer in range(L):
-        h = torch.baddbmm(params[2 * layer + 1], h, params[2 * layer])
-        if layer < L - 1:
-            h = torch.relu(h)
-    return h
-
-
-def _forward_cache(params: Params, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
-    """Layer inputs ``[x, h_1, ..., h_{L-1}]`` (post-ReLU) and the logits."""
-    hs = [x]
-    L = len(params) // 2
-    h = x
-    for layer in range(L):
-        h = torch.baddbmm(params[2 * layer + 1], h, params[2 * layer])
-        if layer < L - 1:
-            h = torch.relu(h)
-            hs.append(h)
-    return hs, h
-
-
-def _output_delta(logits: torch.Tensor, y: torch.Tensor, denom: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-member mean cross-entropy and its gradient w.r.t. the logits, ``(softmax - onehot)/denom``."""
-    logp = torch.log_softmax(logits, -1)
-    loss = -logp.gather(-1, y.unsqueeze(-1)).squeeze(-1).sum(1) / denom
-    delta = logp.exp_()
-    delta.scatter_add_(-1, y.unsqueeze(-1), torch.full(y.shape + (1,), -1.0, dtype=delta.dtype))
-    return loss, delta.div_(denom)
-
-
-def _step_scale(delta: torch.Tensor, lr: torch.Tensor | None) -> torch.Tensor:
-    """The output error times ``-lr`` (per member) for an in-place step, else unchanged.
-
-    Back-propagation is linear in the output error, so scaling it once scales every
-    layer's gradient: the products below then yield ``-lr g`` directly.
-    """
-    return delta if lr is None else delta * (-lr).view(-1, 1, 1)
-
-
-def _take(params: Params, grads: list, layer: int, h: torch.Tensor, delta: torch.Tensor,
-          step: bool) -> None:
-    """Weight and bias gradient of one layer, ``h^T delta`` and ``sum(delta)``: written into
-    ``grads`` (into its tensors where it holds some already), or (``step``) added to the
-    parameters in place. The in-place product (``baddbmm_``) never forms the gradient, which
-    saves three passes over the largest tensors per step; the caller must have used the
-    layer's old weights already."""
-    w, b = 2 * layer, 2 * layer + 1
-    if step:
-        params[w].baddbmm_(h.transpose(1, 2), delta)
-        params[b].add_(delta.sum(1, keepdim=True))
-    elif grads[w] is not None:  # preallocated: no fresh 6 MB tensor per step
-        torch.bmm(h.transpose(1, 2), delta, out=grads[w])
-        torch.sum(delta, 1, keepdim=True, out=grads[b])
-    else:
-        grads[w] = torch.bmm(h.transpose(1, 2), delta)
-        grads[b] = delta.sum(1, keepdim=True)
-
-
-def _backward(params: Params, hs: list[torch.Tensor], delta: torch.Tensor, step: bool = False,
-              out: list | None = None, target: Params | None = None) -> list | None:
-    """Back-propagate ``delta`` through ``params``; store the gradients (in ``out`` if given)
-    or, with ``step``, add them to ``target`` (default ``params``) in place."""
-    L = len(params) // 2
-    grads: list[torch.Tensor] = list(out) if out is not None else [None] * len(params)
-    target = params if target is None else target
-    for layer in reversed(range(L)):
-        # the error of the layer below needs this layer's weights before any step
-        below = None
-        if layer > 0:
-            below = torch.bmm(delta, params[2 * layer].transpose(1, 2)).mul_(hs[layer] > 0)
-        _take(target, grads, layer, hs[layer], delta, step)
-        delta = below
-    return None if step else grads
-
-
-def mlp_grad(
-    params: Params, x: torch.Tensor, y: torch.Tensor, lr: torch.Tensor | None = None,
-    out: list[torch.Tensor] | None = None, step_on: Params | None = None,
-) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
-    """Mean cross-entropy of each member on its batch and its gradient (or an SGD step).
-
-    Parameters
-    ----------
-    params : stacked parameters (see :func:`init_stacked_mlp`)
-    x : tensor (S, B, d)
-    y : int tensor (S, B)
-    lr : tensor (S,), optional
-        If given, take the SGD step ``theta <- theta - lr g`` on ``params`` in place
-        instead of returning ``g`` (same step, without storing the gradient).
-    out : list of tensors shaped like ``params``, optional
-        Write the gradient into these and return them (no allocation per step).
-    step_on : stacked parameters, optional
-        With ``lr``: take the step on these instead of ``params`` (SSAM: the gradient at
-        the perturbed point moves the unperturbed weights).
-
-    Returns
-    -------
-    loss : tensor (S,)
-        At the parameters before any step.
-    grads : list of tensors shaped like ``params``, or None if ``lr`` is given
-    """
-    hs, logits = _forward_cache(params, x)
-    loss, delta = _output_delta(logits, y, x.shape[1])
-    return loss, _backward(params, hs, _step_scale(delta, lr), step=lr is not None, out=out,
-                           target=step_on)
-
-
-def sam_grad(
-    params: Params, x: torch.Tensor, y: torch.Tensor, rho: torch.Tensor, m: int | None = None,
-    lr: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
-    """SAM's descent direction with m-sharpness, for every member (two passes).
-
-    .. math:: g_{SAM} = \\frac{1}{k}\\sum_{c=1}^{k} \\nabla L_c(\\theta + \\epsilon_c),
-              \\qquad \\epsilon_c = \\rho\\, \\nabla L_c(\\theta) / \\lVert \\nabla L_c(\\theta) \\rVert,
-
-    with ``L_c`` the mean loss on chunk ``c`` of ``m`` examples (Foret et al. 2021, eq. 3
-    and §4.1); ``m = B`` is plain SAM. Uses the rank-``m`` structure of the chunk gradients
-    (module docstring), so the cost does not grow as ``m`` shrinks.
-
-    Parameters
-    ----------
-    params : stacked parameters
-    x, y : tensors (S, B, d) and (S, B)
-    rho : tensor (S,)
-        Radius per member.
-    m : int, optional
-        Chunk size dividing ``B``; default ``B``.
-    lr : tensor (S,), optional
-        If given, take SAM's step ``theta <- theta - lr g_SAM`` on ``params`` in place
-        instead of returning ``g_SAM``.
-
-    Returns
-    -------
-    loss : tensor (S,)
-        Mean loss at the *unperturbed* point.
-    grads : list of tensors shaped like ``params``, or None if ``lr`` is given
-    """
-    S, B, _ = x.shape
-    m = B if m is None else m
-    if B % m:
-        raise ValueError(f"m must divide the batch size {B}, got m={m}")
-    k = B // m
-    L = len(params) // 2
-    hs, logits = _forward_cache(params, x)
-    loss, delta = _output_delta(logits, y, B)
-    deltas: list[torch.Tensor] = [None] * L  # type: ignore[list-item]
-    d = delta
-    for layer in reversed(range(L)):
-        deltas[layer] = d
-        if layer > 0:
-            d = torch.bmm(d, params[2 * layer].transpose(1, 2)).mul_(hs[layer] > 0)
-    # chunk gradient of layer l: k * h_c^T delta_c (deltas carry 1/B, chunk losses 1/m);
-    # the bias column is a row of ones appended to h, hence the "+ 1" on the Gram matrix
-    hc = [h.reshape(S, k, m, -1) for h in hs]
-    dc = [t.reshape(S, k, m, -1) for t in deltas]
-    sq = sum(((hc[i] @ hc[i].transpose(-1, -2) + 1) * (dc[i] @ dc[i].transpose(-1, -2))).sum((-1, -2)) for i in range(L))
-    # eps_c = rho G_c/||G_c|| = sigma_c h_c^T delta_c with sigma_c = rho k / ||G_c||
-    sigma = (rho.view(S, 1) * k / (k * sq.clamp_min(0).sqrt() + _TINY)).view(S, k, 1, 1)
-    hp = [x]
-    h = x
-    for layer in range(L):
-        coef = (h.reshape(S, k, m, -1) @ hc[layer].transpose(-1, -2) + 1) * sigma  # (S, k, m, m)
-        h = torch.baddbmm(params[2 * layer + 1], h, params[2 * layer]) + (coef @ dc[layer]).reshape(S, B, -1)
-        if layer < L - 1:
-            h = torch.relu(h)
-            hp.append(h)
-    _, dp = _output_delta(h, y, B)
-    dp = _step_scale(dp, lr)
-    grads: list[torch.Tensor] = [None] * len(params)  # type: ignore[list-item]
-    for layer in reversed(range(L)):
-        below = None
-        if layer > 0:  # before the step: the error below uses this layer's old weights
-            back = (dp.reshape(S, k, m, -1) @ dc[layer].transpose(-1, -2)) * sigma @ hc[layer]
-            below = torch.bmm(dp, params[2 * layer].transpose(1, 2)) + back.reshape(S, B, -1)
-            below.mul_(hp[layer] > 0)
-        _take(params, grads, layer, hp[layer], dp, lr is not None)
-        dp = below
-    return loss, None if lr is not None else grads
-
-
-def member_module(params: Params, member: int) -> nn.Sequential:
-    """The ``member``-th network as an ordinary :class:`torch.nn.Sequential` (a copy, in the
-    parameters' precision)."""
-    L = len(params) // 2
-    layers: list[nn.Module] = []
-    for layer in range(L):
-        W, b = params[2 * layer][member], params[2 * layer + 1][member]
-        lin = nn.Linear(W.shape[0], W.shape[1], dtype=W.dtype)
-        with torch.no_grad():
-            lin.weight.copy_(W.T)
-            lin.bias.copy_(b[0])
-        layers.append(lin)
-        if layer < L - 1:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
-
-
-def stacked_loss_and_accuracy(
-    params: Params, X: torch.Tensor, y: torch.Tensor, chunk: int = 4096
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean cross-entropy and accuracy of every member on a full set.
-
-    ``X`` is shared (n, d); ``y`` is shared (n,) or per member (S, n).
-    """
-    S = _n_members(params)
-    yy = y.expand(S, -1) if y.ndim == 1 else y
-    loss = torch.zeros(S, dtype=torch.float64)
-    correct = torch.zeros(S, dtype=torch.float64)
-    with torch.no_grad():
-        for i in range(0, X.shape[0], chunk):
-            logits = mlp_forward(params, X[i: i + chunk])
-            yc = yy[:, i: i + chunk]
-            logp = torch.log_softmax(logits, -1)
-            loss -= logp.gather(-1, yc.unsqueeze(-1)).squeeze(-1).double().sum(1)
-            correct += (logits.argmax(-1) == yc).double().sum(1)
-    n = X.shape[0]
-    return (loss / n).numpy(), (correct / n).numpy()
-
 
 # ----------------------------------------------------------------------------------------
 # Training
@@ -558,8 +280,6 @@ def train_stacked(
     mask = None
     extra: dict[str, Any] = {}
     if method in ("ssam-f", "ssam-d"):
-        from . import ssam
-
         mask_gen = torch.Generator().manual_seed(20_000 + seeds[0])
         if method == "ssam-d":
             mask = ssam.random_mask(dict(enumerate(params)), sparsity, generator=mask_gen)
@@ -607,7 +327,7 @@ def train_stacked(
                         frac = ssam.cosine_drop_fraction(drop_fraction, step, steps)
                         mask = ssam.dynamic_mask_update(mask, dict(enumerate(g)), frac, generator=mask_gen)
                     extra["mask_updates"] += 1
-                scale = rho_t / (_global_norm(g) + _TINY)
+                scale = ascent_scale(_global_norm(g), rho_t)  # eps-hat(0) = 0, as everywhere
                 pert = [p + gi * _bcast(scale, p) * mask[i] for i, (p, gi) in enumerate(zip(params, g))]
                 mlp_grad(pert, xb, yb, lr=lr_t, step_on=params)  # SAM's step, in place
             if adam_fused is not None:
@@ -749,12 +469,6 @@ def time_steps(
 # ----------------------------------------------------------------------------------------
 # Statistics over seeds
 # ----------------------------------------------------------------------------------------
-def mean_std(x: np.ndarray, axis: int = -1) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and sample standard deviation (ddof=1) along ``axis``."""
-    x = np.asarray(x, dtype=float)
-    return x.mean(axis), x.std(axis, ddof=1)
-
-
 def bootstrap_ratio_ci(
     a: np.ndarray, b: np.ndarray, level: float = 0.95, n_boot: int = 10_000, seed: int = 0
 ) -> tuple[float, float, float]:
