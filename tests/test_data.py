@@ -310,3 +310,33 @@ def test_digits_split_checks_the_seed():
         load_digits_split(100, seed="0")
     with pytest.raises(TypeError, match="name"):
         load_dataset(None)
+
+
+def test_mnist_5k_is_real_mnist_split_by_seed():
+    from samlib.data import load_dataset, load_mnist_5k
+
+    a = load_mnist_5k()
+    assert a.X_train.shape == (1000, 784) and a.X_test.shape == (4000, 784)
+    assert a.X_train.dtype == np.float32 and 0.0 <= a.X_train.min() and a.X_train.max() <= 1.0
+    # 500 images of each class in all; the two parts together are the whole file
+    counts = np.bincount(np.concatenate([a.y_train, a.y_test]), minlength=10)
+    assert counts.tolist() == [500] * 10
+    b = load_mnist_5k(split=1)
+    assert not np.array_equal(a.y_train, b.y_train)
+    again = load_dataset("mnist5k", n_train=1000, seed=0)
+    np.testing.assert_array_equal(again.X_train, a.X_train)
+    assert again.name == "mnist5k"
+
+
+@pytest.mark.parametrize("kw, exc, word", [
+    ({"n_train": 5000}, ValueError, "n_train"),
+    ({"n_train": 0}, ValueError, "n_train"),
+    ({"split": -1}, ValueError, "split"),
+    ({"split": 1.5}, ValueError, "split"),
+    ({"n_train": "10"}, TypeError, "n_train"),
+])
+def test_mnist_5k_bad_arguments_are_named(kw, exc, word):
+    from samlib.data import load_mnist_5k
+
+    with pytest.raises(exc, match=word):
+        load_mnist_5k(**kw)
