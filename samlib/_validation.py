@@ -29,6 +29,9 @@ __all__ = [
     "check_int_at_least",
     "check_p_norm",
     "check_symmetric",
+    "check_callable",
+    "check_real_array",
+    "check_real_output",
     "is_torch",
     "describe",
     "INT64_MAX",
@@ -208,3 +211,75 @@ def check_symmetric(A: Any, name: str = "A", rtol: float = 1e-10) -> np.ndarray:
     if not np.allclose(arr, arr.T, rtol=0, atol=rtol * scale):
         raise ValueError(f"{name} must be symmetric; max |A - A^T| = {np.max(np.abs(arr - arr.T)):.3g}")
     return arr
+
+
+def check_callable(value: Any, name: str) -> Any:
+    """Return ``value`` after checking it is callable (a function, a method, a module ...).
+
+    Raises
+    ------
+    TypeError
+        If ``value`` cannot be called: ``None``, a number, a string, an array.
+    """
+    if not callable(value):
+        raise TypeError(f"{name} must be callable, got {describe(value)}")
+    return value
+
+
+def check_real_array(x: Any, name: str, ndim: int | None = None) -> np.ndarray:
+    """Return ``x`` as a float numpy array after checking its entries are real numbers (nan and inf pass).
+
+    The check of :func:`check_finite_array` without the finiteness: for values computed by a caller's function
+    (a gradient) where a non-finite entry has a meaning of its own. A torch tensor is detached, moved to the CPU
+    and converted to a float64 numpy array.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is ``None``, a string, or holds bools, complex numbers, strings or other non-numbers.
+    ValueError
+        If it has the wrong number of dimensions, is ragged, or holds an integer too large for a float.
+    """
+    if x is None or isinstance(x, (str, bytes)):
+        raise TypeError(f"{name} must be an array of real numbers, got {describe(x)}")
+    if is_torch(x):
+        if not hasattr(x, "is_complex") or x.is_complex() or str(x.dtype) == "torch.bool":
+            raise TypeError(f"{name} must hold real numbers, got a tensor of dtype {getattr(x, 'dtype', type(x))}")
+        x = x.detach().cpu().double().numpy()
+    try:
+        raw = np.asarray(x)
+    except ValueError as err:  # ragged nesting
+        raise ValueError(f"{name} must be a regular array of real numbers: {err}") from None
+    if raw.dtype.kind in "bcUSVMm":
+        raise TypeError(f"{name} must hold real numbers, got an array of dtype {raw.dtype}")
+    try:
+        arr = np.asarray(raw, dtype=float)
+    except OverflowError:
+        raise ValueError(f"{name} holds an integer too large for a float") from None
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must hold real numbers: {err}") from None
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}")
+    return arr
+
+
+def check_real_output(value: Any, name: str) -> float:
+    """Return the value a caller's function returned as a float (nan and inf pass; see the callers).
+
+    Accepts what ``float()`` reads as one real number: a Python or numpy number, a 0-d array or tensor, and an
+    array or tensor holding exactly one real entry. Strings, bools, ``None``, complex numbers and arrays of
+    several entries are refused by name, where ``float()`` would convert some silently (``"1.0"``, ``True``) and
+    fail on the others with a message that does not say which function returned them.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a real number.
+    ValueError
+        If it is an integer too large for a float.
+    """
+    if hasattr(value, "shape") and hasattr(value, "reshape") and not isinstance(value, (str, bytes)):
+        shape = tuple(value.shape)
+        if len(shape) > 0 and math.prod(shape) == 1:
+            value = value.reshape(())
+    return check_real(value, name)

@@ -32,6 +32,7 @@ from ._validation import (
     check_positive,
     check_probability,
     check_real,
+    describe,
 )
 
 __all__ = [
@@ -136,7 +137,13 @@ def kl_gaussians(mu_q, var_q, mu_p, var_p) -> float:
         raise ValueError(f"var_q must be > 0, got min {float(np.min(var_q))!r}")
     if np.any(var_p <= 0):
         raise ValueError(f"var_p must be > 0, got min {float(np.min(var_p))!r}")
-    mu_q, mu_p, var_q, var_p = np.broadcast_arrays(mu_q, mu_p, var_q, var_p)
+    try:
+        mu_q, mu_p, var_q, var_p = np.broadcast_arrays(mu_q, mu_p, var_q, var_p)
+    except ValueError:
+        raise ValueError(
+            f"mu_q, var_q, mu_p and var_p must broadcast to one shape, got shapes {mu_q.shape}, {var_q.shape}, "
+            f"{mu_p.shape} and {var_p.shape}"
+        ) from None
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         terms = (var_q + (mu_q - mu_p) ** 2) / var_p - 1.0 + np.log(var_p / var_q)
         kl = float(0.5 * np.sum(terms))
@@ -152,7 +159,8 @@ def kl_bernoulli(q, p):
     Raises
     ------
     ValueError
-        If ``q`` or ``p`` holds nan or a value outside ``[0, 1]`` (the message names which).
+        If ``q`` or ``p`` holds nan or a value outside ``[0, 1]`` (the message names which), or their shapes
+        do not broadcast.
     TypeError
         If ``q`` or ``p`` does not hold real numbers.
 
@@ -163,6 +171,10 @@ def kl_bernoulli(q, p):
     """
     q = np.asarray(_check_unit_interval(q, "q"))
     p = np.asarray(_check_unit_interval(p, "p"))
+    try:
+        np.broadcast_shapes(q.shape, p.shape)
+    except ValueError:
+        raise ValueError(f"q and p must broadcast to one shape, got shapes {q.shape} and {p.shape}") from None
     with np.errstate(divide="ignore", invalid="ignore"):
         a = np.where(q > 0, q * np.log(q / p), 0.0)
         b = np.where(q < 1, (1 - q) * np.log((1 - q) / (1 - p)), 0.0)
@@ -173,7 +185,7 @@ def kl_bernoulli(q, p):
 def _check_unit_interval(value, name: str) -> np.ndarray:
     arr = check_finite_array(value, name)
     if np.any((arr < 0) | (arr > 1)):
-        raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
+        raise ValueError(f"{name} must lie in [0, 1], got {describe(value)}")
     return arr
 
 
@@ -251,7 +263,17 @@ def pac_bayes_kl_bound(emp_risk: float, kl: float, n: int, delta: float) -> floa
         \frac{\mathrm{KL}(Q\|P) + \log(2\sqrt n/\delta)}{n}\Big)
 
     with probability ``1 - delta`` (loss in ``[0, 1]``); used by :cite:`dziugaite2017computing`.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a real number (``n`` an integer).
+    ValueError
+        If ``emp_risk`` is not in ``[0, 1]``, ``kl < 0``, ``n < 2`` or ``delta`` is not in ``(0, 1)``.
     """
+    emp_risk = check_real(emp_risk, "emp_risk")
+    if not 0.0 <= emp_risk <= 1.0:
+        raise ValueError(f"emp_risk must lie in [0, 1], got {describe(emp_risk)}")
     kl = check_nonnegative(kl, "kl")
     n = _check_n(n)
     delta = check_probability(delta, "delta")
@@ -278,7 +300,10 @@ def _theorem1_numerator(
     ``n`` may be real (:func:`sam_nonvacuous_sample_size` solves for it); its logarithms come from the caller.
     """
     factor_sq = (1.0 + math.sqrt(log_n / k)) ** 2
-    return k * _log1p_scaled_ratio(w_norm_sq, rho, factor_sq) + 4 * log_n_over_delta + 8 * math.log(6 * n + 3 * k)
+    six_n = 6 * n + 3 * k
+    # 6n overflows for a real n beyond 3e307 (sam_nonvacuous_sample_size with a large n_max): log n + log(6 + 3k/n)
+    log_six_n = math.log(six_n) if six_n < math.inf else log_n + math.log(6.0 + 3.0 * k / n)
+    return k * _log1p_scaled_ratio(w_norm_sq, rho, factor_sq) + 4 * log_n_over_delta + 8 * log_six_n
 
 
 def sam_pac_bayes_bound(
@@ -415,6 +440,12 @@ def sam_prior_grid_choice(k: int, n: int, w_norm_sq: float, sigma: float) -> dic
     -------
     dict
         ``j`` (int), ``sigma_p_sq``, ``sigma_opt_sq`` and ``in_range`` (bool).
+
+    Raises
+    ------
+    ValueError
+        If ``k < 1``, ``n < 2``, ``w_norm_sq < 0``, ``sigma**2`` is not a normal float, or
+        :math:`\sigma_*^2` or :math:`\sigma_P^2` overflows a float (``w_norm_sq`` near ``1.8e308``).
     """
     k = _check_k(k)
     n = _check_n(n)
@@ -425,10 +456,20 @@ def sam_prior_grid_choice(k: int, n: int, w_norm_sq: float, sigma: float) -> dic
         raise ValueError(f"sigma must lie in [1.5e-154, 1.3e154] so that sigma**2 is a normal float, got {sigma!r}")
     log_c = 2 * math.log(sigma) + np.logaddexp(0.0, 4.0 * n / k)  # exp(4n/k) overflows for n >> k
     sigma_opt_sq = sigma**2 + w_norm_sq / k
+    if not math.isfinite(sigma_opt_sq):
+        raise ValueError(
+            f"sigma**2 + w_norm_sq / k overflows a float for sigma={sigma!r}, w_norm_sq={w_norm_sq!r} and k={k}"
+        )
     j_real = 1.0 + k * (log_c - math.log(sigma_opt_sq))
     in_range = j_real >= 1.0
     j = int(math.floor(j_real)) if in_range else 1
-    sigma_p_sq = math.exp(log_c + (1 - j) / k)
+    try:
+        sigma_p_sq = math.exp(log_c + (1 - j) / k)
+    except OverflowError:
+        raise ValueError(
+            f"the prior variance sigma_p**2 >= sigma**2 + w_norm_sq / k = {sigma_opt_sq!r} overflows a float "
+            f"for sigma={sigma!r} and w_norm_sq={w_norm_sq!r}"
+        ) from None
     return {"j": j, "sigma_p_sq": sigma_p_sq, "sigma_opt_sq": sigma_opt_sq, "in_range": bool(in_range)}
 
 
@@ -471,7 +512,10 @@ def sam_intermediate_bound(
     _finite_or_raise(kl, f"KL(Q||P_j) for w_norm_sq={w_norm_sq!r} and sigma={sigma!r}")
     kl_relaxed = 0.5 * (1.0 + k * _log1p_scaled_ratio(w_norm_sq, sigma, 1.0 / k))
     delta_j = 6.0 * delta / (math.pi**2 * j**2)
-    log_term = _log_ratio(n, delta_j)
+    if delta_j >= sys.float_info.min:
+        log_term = _log_ratio(n, delta_j)
+    else:  # delta_j underflows (a tiny delta and a huge j): log(n / delta_j) from the logarithms of its factors
+        log_term = math.log(n) - (math.log(6.0) + math.log(delta) - 2.0 * math.log(math.pi) - 2.0 * math.log(j))
     log_term_relaxed = _log_ratio(n, delta) + 2.0 * math.log(6 * n + 3 * k)
     gap = math.sqrt((kl + log_term) / (2 * (n - 1)))
     gap_relaxed = math.sqrt((kl_relaxed + log_term_relaxed) / (2 * (n - 1)))

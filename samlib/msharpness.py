@@ -31,7 +31,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .ascent import ascent_direction
-from ._validation import check_finite_array, check_int_at_least, check_nonnegative
+from ._validation import (
+    check_callable,
+    check_finite_array,
+    check_int_at_least,
+    check_nonnegative,
+    check_real_array,
+    check_real_output,
+)
 from .sharpness import sharpness_pga
 
 __all__ = [
@@ -127,14 +134,17 @@ def m_sharpness_from(batch_sharpness: Callable[[np.ndarray], float], n: int, m: 
     ------
     ValueError
         On invalid ``n``, ``m`` or ``seed``, or if ``batch_sharpness`` returns a non-finite value.
+    TypeError
+        If ``batch_sharpness`` is not callable or returns something other than a real number.
 
     Examples
     --------
     >>> m_sharpness_from(lambda idx: float(idx.sum()), n=4, m=2).value  # batches sum to 0+...+3 = 6
     3.0
     """
+    batch_sharpness = check_callable(batch_sharpness, "batch_sharpness")
     batches = batch_partition(n, m, seed)
-    vals = np.array([float(batch_sharpness(idx)) for idx in batches])
+    vals = np.array([check_real_output(batch_sharpness(idx), "batch_sharpness(idx)") for idx in batches])
     if not np.all(np.isfinite(vals)):
         raise ValueError("batch_sharpness returned a non-finite value")
     return MSharpness(value=float(vals.mean()), per_batch=vals, m=int(m))
@@ -191,8 +201,11 @@ def m_sharpness(
     ------
     ValueError
         If ``theta`` is not a finite vector, ``rho`` is negative or not finite, ``method`` is unknown, ``n``,
-        ``m`` or ``seed`` are invalid (see :func:`batch_partition`), a first-order gradient is not finite, or
-        a batch value is not finite.
+        ``m`` or ``seed`` are invalid (see :func:`batch_partition`), ``loss(theta, idx)`` is not finite, a
+        gradient has the wrong shape, a first-order gradient is not finite, or a batch value is not finite.
+    TypeError
+        If ``loss`` or ``grad`` is not callable, ``loss`` returns something other than a real number or
+        ``grad`` something other than an array of real numbers.
 
     Examples
     --------
@@ -206,19 +219,39 @@ def m_sharpness(
     >>> sorted(res.per_batch.round(6).tolist()), round(res.value, 6)
     ([0.0, 0.0, 0.345, 0.48], 0.20625)
     """
+    loss = check_callable(loss, "loss")
+    grad = check_callable(grad, "grad")
     theta = check_finite_array(theta, "theta", ndim=1)
     rho = check_nonnegative(rho, "rho")
-    if method not in ("pga", "first-order"):
+    if not isinstance(method, str) or method not in ("pga", "first-order"):
         raise ValueError(f"method must be 'pga' or 'first-order', got {method!r}")
+
+    def batch_loss(t: np.ndarray, idx: np.ndarray, where: str) -> float:
+        return check_real_output(loss(t, idx), f"loss({where}, idx)")
+
+    def batch_grad(t: np.ndarray, idx: np.ndarray, where: str) -> np.ndarray:
+        gr = check_real_array(grad(t, idx), f"grad({where}, idx)")
+        if gr.shape != tuple(theta.shape):
+            raise ValueError(f"grad({where}, idx) must have the shape {tuple(theta.shape)} of theta, got {gr.shape}")
+        return gr
 
     def one_batch(idx: np.ndarray) -> float:
         if method == "first-order":
             # the book's one epsilon-hat: zero at a zero gradient (or rho = 0), where SAM does not perturb
-            eps = ascent_direction(check_finite_array(grad(theta, idx), "grad(theta, idx)"), rho)
+            eps = ascent_direction(check_finite_array(batch_grad(theta, idx, "theta"), "grad(theta, idx)"), rho)
             if not eps.any():
                 return 0.0
-            return float(loss(theta + eps, idx)) - float(loss(theta, idx))
-        return sharpness_pga(lambda t: loss(t, idx), lambda t: grad(t, idx), theta, rho, **pga_kwargs).value
+            value = batch_loss(theta + eps, idx, "theta + eps") - batch_loss(theta, idx, "theta")
+            if not np.isfinite(value):
+                raise ValueError(f"loss(theta + eps, idx) - loss(theta, idx) is not finite ({value!r})")
+            return value
+        # the loss at theta itself is checked here, so that a non-finite value is reported as the loss's (inside
+        # sharpness_pga it would be f's); non-finite gradients pass (sharpness_pga does not step along them)
+        l0 = batch_loss(theta, idx, "theta")
+        if not np.isfinite(l0):
+            raise ValueError(f"loss(theta, idx) must be finite, got {l0!r}")
+        return sharpness_pga(lambda t: batch_loss(t, idx, "theta + eps"), lambda t: batch_grad(t, idx, "theta + eps"),
+                             theta, rho, **pga_kwargs).value
 
     return m_sharpness_from(one_batch, n, m, seed)
 

@@ -32,7 +32,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import check_finite_array, check_int_at_least, check_nonnegative, check_positive, check_symmetric
+from ._validation import (
+    check_callable,
+    check_finite_array,
+    check_int_at_least,
+    check_nonnegative,
+    check_positive,
+    check_symmetric,
+    describe,
+)
 from .sharpness import sharpness_pga
 
 __all__ = [
@@ -95,10 +103,22 @@ class TwoLayerLinear:
         return self.hidden * (self.d_in + self.d_out)
 
     def unpack(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Split a flat parameter vector into ``(W1, W2)``."""
-        theta = check_finite_array(theta, "theta", ndim=1)
+        """Split a flat parameter vector into ``(W1, W2)``.
+
+        Raises
+        ------
+        TypeError
+            If ``theta`` does not hold real numbers.
+        ValueError
+            If ``theta`` is not a finite vector of :attr:`num_params` entries.
+        """
+        return self._unpack(theta, "theta")
+
+    def _unpack(self, theta: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`unpack`, with errors naming the argument ``name`` (``theta``, or ``v`` of :meth:`hvp`)."""
+        theta = check_finite_array(theta, name, ndim=1)
         if theta.shape[0] != self.num_params:
-            raise ValueError(f"theta must have {self.num_params} entries, got {theta.shape[0]}")
+            raise ValueError(f"{name} must have {self.num_params} entries, got {theta.shape[0]}")
         k = self.hidden * self.d_in
         return theta[:k].reshape(self.hidden, self.d_in), theta[k:].reshape(self.d_out, self.hidden)
 
@@ -122,7 +142,7 @@ class TwoLayerLinear:
         ``d(dL/dW1) = (V2^T R^T + W2^T dR^T) X`` and ``d(dL/dW2) = dR^T H + R^T dH``.
         """
         W1, W2 = self.unpack(theta)
-        V1, V2 = self.unpack(v)
+        V1, V2 = self._unpack(v, "v")
         n = self.X.shape[0]
         H = self.X @ W1.T
         R = (H @ W2.T - self.Y) / n
@@ -140,14 +160,29 @@ class TwoLayerLinear:
 
         ``alpha`` may also be an array of ``hidden`` positive factors, one per hidden unit
         (row ``j`` of ``W1`` times ``alpha_j``, column ``j`` of ``W2`` divided by it).
+
+        Raises
+        ------
+        TypeError
+            If ``alpha`` is not a real number or an array of real numbers (a string, ``None``, a bool).
+        ValueError
+            If ``alpha`` is not positive and finite, has the wrong shape, or is so large or small that the
+            rescaled parameters overflow a float.
         """
         W1, W2 = self.unpack(theta)
-        a = np.asarray(alpha, dtype=float)
-        if a.ndim == 0:
-            a = np.full(self.hidden, check_positive(float(a), "alpha"))
-        elif a.shape != (self.hidden,) or not np.all(np.isfinite(a)) or np.any(a <= 0):
-            raise ValueError(f"alpha must be a positive scalar or {self.hidden} positive finite factors, got {alpha!r}")
-        return np.concatenate([(a[:, None] * W1).ravel(), (W2 / a[None, :]).ravel()])
+        if not isinstance(alpha, (list, tuple)) and np.ndim(alpha) == 0:
+            a = np.full(self.hidden, check_positive(alpha, "alpha"))
+        else:
+            a = check_finite_array(alpha, "alpha")
+            if a.shape != (self.hidden,) or np.any(a <= 0):
+                raise ValueError(
+                    f"alpha must be a positive scalar or {self.hidden} positive finite factors, got {describe(alpha)}"
+                )
+        with np.errstate(over="ignore"):
+            out = np.concatenate([(a[:, None] * W1).ravel(), (W2 / a[None, :]).ravel()])
+        if not np.all(np.isfinite(out)):
+            raise ValueError(f"alpha = {describe(alpha)} makes the rescaled parameters overflow a float")
+        return out
 
 
 def adaptive_sharpness(
@@ -198,7 +233,8 @@ def adaptive_sharpness(
         If ``theta`` is not a finite vector, ``rho`` or ``asam_offset`` is negative or not finite, or on the
         conditions of :func:`samlib.sharpness.sharpness_pga`.
     TypeError
-        If ``eta`` is given: the offset's old name, refused rather than handed on to ``sharpness_pga``.
+        If ``f`` or ``grad_f`` is not callable, an argument is of the wrong kind, or ``eta`` is given: the
+        offset's old name, refused rather than handed on to ``sharpness_pga``.
 
     Examples
     --------
@@ -212,6 +248,8 @@ def adaptive_sharpness(
     """
     if "eta" in pga_kwargs:  # the old name of asam_offset; sharpness_pga would only say "unexpected keyword"
         raise TypeError("eta is not an argument of adaptive_sharpness: the ASAM offset is asam_offset")
+    f = check_callable(f, "f")
+    grad_f = check_callable(grad_f, "grad_f")
     theta = check_finite_array(theta, "theta", ndim=1)
     rho = check_nonnegative(rho, "rho")
     asam_offset = check_nonnegative(asam_offset, "asam_offset")
@@ -258,7 +296,7 @@ def adaptive_lambda_max(hessian: np.ndarray, theta: np.ndarray, asam_offset: flo
     ------
     ValueError
         If ``hessian`` is not square, symmetric and finite, ``theta`` is not a finite vector of matching
-        length, or ``asam_offset`` is negative or not finite.
+        length, ``asam_offset`` is negative or not finite, or ``T H T`` overflows a float.
 
     Examples
     --------
@@ -270,5 +308,12 @@ def adaptive_lambda_max(hessian: np.ndarray, theta: np.ndarray, asam_offset: flo
     if H.shape[0] != theta.shape[0]:
         raise ValueError(f"hessian is {H.shape} but theta has {theta.shape[0]} entries")
     T = np.abs(theta) + check_nonnegative(asam_offset, "asam_offset")
-    M = T[:, None] * H * T[None, :]
+    with np.errstate(over="ignore", invalid="ignore"):
+        M = T[:, None] * H * T[None, :]
+        finite = bool(np.all(np.isfinite(M + M.T)))
+    if not finite:
+        raise ValueError(
+            f"T H T overflows a float for hessian (max |H_ij| = {float(np.max(np.abs(H))):.3g}) and theta "
+            f"(max |theta_i| + asam_offset = {float(np.max(T)):.3g}): rescale them"
+        )
     return float(np.linalg.eigvalsh((M + M.T) / 2)[-1])

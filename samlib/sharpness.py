@@ -18,11 +18,14 @@ import numpy as np
 from scipy.optimize import brentq
 
 from samlib._validation import (
+    check_callable,
     check_finite_array,
     check_int_at_least,
     check_nonnegative,
     check_p_norm,
     check_positive,
+    check_real_array,
+    check_real_output,
     check_symmetric,
 )
 from samlib.ascent import ascent_direction
@@ -354,7 +357,9 @@ def sharpness_pga(
     Raises
     ------
     TypeError
-        If a number or ``theta`` is of the wrong kind (a string, ``None``, a bool, complex numbers).
+        If a number or ``theta`` is of the wrong kind (a string, ``None``, a bool, complex numbers), ``f`` or
+        ``grad_f`` is not callable, ``f`` returns something other than a real number or ``grad_f`` something
+        other than an array of real numbers.
     ValueError
         On invalid ``rho``, counts, ``step_size``, ``seed``, ``p`` not in {1, 2, inf}, non-finite ``theta``,
         a non-finite ``f(theta)`` or a gradient of the wrong shape.
@@ -375,6 +380,8 @@ def sharpness_pga(
     >>> print(f"{res.value:.12f}", res.epsilon)
     1.010000000000 [0.06 0.08]
     """
+    f = check_callable(f, "f")
+    grad_f = check_callable(grad_f, "grad_f")
     theta = np.asarray(check_finite_array(_as_numpy(theta), "theta"), dtype=float)
     if theta.ndim == 0:
         theta = theta.reshape(1)
@@ -389,16 +396,17 @@ def sharpness_pga(
     if p not in (1.0, 2.0) and not math.isinf(p):
         raise ValueError(f"p must be 1, 2 or inf for sharpness_pga (projection onto the ball), got {p!r}")
     d = theta.size
-    f0 = float(f(theta))
+    f0 = check_real_output(f(theta), "f(theta)")
     if not math.isfinite(f0):
         raise ValueError(f"f(theta) must be finite, got {f0!r}")
 
     def h(eps: np.ndarray) -> float:
-        v = float(f(theta + eps)) - f0
+        v = check_real_output(f(theta + eps), "f(theta + eps)") - f0
         return v if math.isfinite(v) else -math.inf
 
     def grad(eps: np.ndarray) -> np.ndarray:
-        gr = np.asarray(grad_f(theta + eps), dtype=float)
+        # non-finite entries pass: a step along them is not taken (see the loop below)
+        gr = check_real_array(grad_f(theta + eps), "grad_f(theta + eps)")
         if gr.shape != theta.shape:
             raise ValueError(f"grad_f returned shape {gr.shape}, expected {theta.shape}")
         return gr
