@@ -297,6 +297,27 @@ def test_every_stored_check_output_shows_its_counter_evidence(entries):
     assert settled <= seen, f"claims whose stored output has no verdict block: {sorted(settled - seen)}"
 
 
+def test_every_stored_verdict_block_prints_the_recorded_measurement():
+    """The measured line under each check equals its record in measured.yml, name for name and value for
+    value, so a record written by other work (or a notebook executed without recording) fails here, in
+    seconds, rather than in nbval."""
+    records = ledger.load_measurements()
+    printed = {}
+    for nb in sorted((ROOT / "book").glob("*.ipynb")):
+        for c in json.loads(nb.read_text(encoding="utf-8"))["cells"]:
+            for o in c.get("outputs", []):
+                text = "".join(o.get("text", "")) if o.get("output_type") == "stream" else ""
+                for cid, rec in records.items():
+                    head = f"{cid}: {rec['verdict']}\n  measured:  "
+                    if head in text:
+                        printed[cid] = (nb.name, text.split(head, 1)[1].split("\n", 1)[0])
+    assert set(printed) == set(records), f"records with no printed block: {sorted(set(records) - set(printed))}"
+    for cid, (name, line) in printed.items():
+        rec = records[cid]
+        assert line == ledger._fmt_mapping(rec["measured"], rec["digits"]), \
+            f"{name}: {cid} printed {line!r}, measured.yml records {rec['measured']!r}"
+
+
 NUMBER = re.compile(r"(?<![\w.{])-?(?:\d+\.\d+|\d+(?:\.\d+)?e[-+]?\d+|\d{2,}|\d)(?![\w.])")
 
 
