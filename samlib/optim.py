@@ -52,23 +52,31 @@ def _global_norm(tensors: list[torch.Tensor]) -> float:
     """:math:`\\lVert (t_1, \\dots, t_n)\\rVert_2` as a float, free of overflow and underflow.
 
     The fast path sums squares in the tensors' own dtype (``torch.dot``, a quarter faster on
-    CPU than ``torch.linalg.vector_norm``, which squares in that dtype too): a float16 vector
-    of norm above 256 or a float32 one above 1.8e19 gives inf, and float32 entries below 1e-19
-    square to 0, which would silently turn SAM into SGD.  The fast result is kept when the sum
-    exceeds ``numel * tiny`` (then underflowed squares change it by less than one rounding);
-    otherwise the norm is recomputed scaled by :math:`\\max|t|` in float64, the classic remedy
-    (Blue, 1978; LAPACK's ``dnrm2``), which torch does not offer.
+    CPU than ``torch.linalg.vector_norm`` or ``torch._foreach_norm``, which square in that dtype
+    too): a float16 vector of norm above 256 or a float32 one above 1.8e19 gives inf, and
+    float32 entries below 1e-19 square to 0, which would silently turn SAM into SGD.  The fast
+    result is kept when the sum exceeds ``numel * tiny`` (then underflowed squares change it by
+    less than one rounding); otherwise the norm is recomputed scaled by :math:`\\max|t|` in
+    float64, the classic remedy (Blue, 1978; LAPACK's ``dnrm2``), which torch does not offer.
     """
     flat = [t if t.dim() == 1 else t.reshape(-1) for t in tensors]
-    sum_sq = math.fsum(float(torch.dot(t, t)) for t in flat)
-    size = sum(t.numel() for t in flat)
-    if math.isfinite(sum_sq) and sum_sq >= size * max(_normal_range(t.dtype)[0] for t in flat):
+    sum_sq = math.fsum([torch.dot(t, t).item() for t in flat])
+    if math.isfinite(sum_sq) and sum_sq >= _underflow_bound(flat):
         return math.sqrt(sum_sq)
     flat = [t for t in flat if t.numel()]
-    big = max((float(t.abs().max()) for t in flat), default=0.0)
+    big = max((t.abs().max().item() for t in flat), default=0.0)
     if big == 0.0 or not math.isfinite(big):
         return big  # exactly zero, or inf/nan entries
-    return big * math.hypot(*(float(torch.linalg.vector_norm(t.double() / big)) for t in flat))
+    return big * math.hypot(*(torch.linalg.vector_norm(t.double() / big).item() for t in flat))
+
+
+def _underflow_bound(flat: list[torch.Tensor]) -> float:
+    """``numel * tiny``: below it a sum of squares may have lost squares to underflow."""
+    tiny = _normal_range(flat[0].dtype)[0]
+    for t in flat:
+        if t.dtype is not flat[0].dtype:
+            tiny = max(tiny, _normal_range(t.dtype)[0])
+    return sum(t.numel() for t in flat) * tiny
 
 
 class SAM(torch.optim.Optimizer):
@@ -230,14 +238,14 @@ class SAM(torch.optim.Optimizer):
         if self._at_w is not None:
             raise RuntimeError("first_step called twice: call second_step() or restore() first")
         # eps_i = rho * a_i * g_i / ||b||: a = T^2 (ASAM) times the mask, b = T g; a = None means 1
-        terms: list[tuple[float, list[torch.Tensor], list[torch.Tensor | None]]] = []
+        terms: list[tuple[float, list[torch.Tensor], list[torch.Tensor], list[torch.Tensor | None] | None]] = []
         b: list[torch.Tensor] = []
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
             if not params:
                 continue
             grads = [p.grad for p in params]
-            a: list[torch.Tensor | None] = [None] * len(params)
+            a: list[torch.Tensor | None] | None = None
             if group["adaptive"]:
                 T = torch._foreach_add(torch._foreach_abs(params), group["asam_offset"])
                 b += torch._foreach_mul(grads, T)
@@ -245,40 +253,52 @@ class SAM(torch.optim.Optimizer):
             else:
                 b += grads
             if self.state:  # only masks live in SAM's own state
-                masks = [self.state[p].get("mask") if p in self.state else None for p in params]
-                a = [m if ai is None else ai if m is None else ai * m for ai, m in zip(a, masks)]
-            terms.append((group["rho"], params, a))
+                a = self._times_masks(params, a)
+            terms.append((group["rho"], params, grads, a))
         if not terms:
             raise RuntimeError("SAM.first_step needs gradients: call loss.backward() first")
         norm = _global_norm(b)
         if not math.isfinite(norm):
             raise ValueError("the gradient contains inf or NaN: SAM's ascent direction is undefined")
-        moved = []  # (param, w, w + eps), all computed before any parameter changes
-        for rho, params, a in terms:
-            if rho * norm > 0:
-                for p, ai in zip(params, a):
-                    w = p.data
-                    moved.append((p, w, self._perturbed(id(p), w, p.grad, ai, rho, norm)))
-        for p, _, buf in moved:  # only pointer swaps from here on
+        moved: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # (param, w, w + eps)
+        if norm > 0:  # a zero gradient: eps = 0, nothing moves
+            for rho, params, grads, a in terms:
+                if rho > 0:
+                    moved += self._perturbed(params, grads, a, rho, norm)
+        for p, _, buf in moved:  # every w + eps is computed: only pointer swaps from here on
             p.data = buf
         self._at_w = moved
         if zero_grad:
             self.zero_grad()
 
-    def _perturbed(self, key: int, w: torch.Tensor, g: torch.Tensor, a: torch.Tensor | None,
-                   rho: float, norm: float) -> torch.Tensor:
-        """:math:`w + \\rho\\, a\\, g/\\lVert b\\rVert` (``a=None`` means 1) in the spare buffer ``key``."""
-        buf = self._spare.get(key)
-        if buf is None or buf.shape != w.shape or buf.dtype != w.dtype or buf.device != w.device:
-            buf = torch.empty_like(w)
-        coef, (smallest, largest) = rho / norm, _normal_range(w.dtype)
-        if smallest <= coef <= largest:  # one fused pass; torch.add rounds alpha to w's dtype
-            if a is None:
-                return torch.add(w, g, alpha=coef, out=buf)
-            return torch.addcmul(w, a, g, value=coef, out=buf)
-        # coef is not a normal number of w's dtype (float16, or a tiny norm): divide in float64
-        eps = g.double() / norm * rho
-        return torch.add(w, eps if a is None else eps * a, out=buf)
+    def _times_masks(self, params: list[torch.Tensor],
+                     a: list[torch.Tensor | None] | None) -> list[torch.Tensor | None] | None:
+        """``a`` times the masks in ``self.state[p]["mask"]`` (``None`` means 1)."""
+        masks = [self.state[p].get("mask") if p in self.state else None for p in params]
+        if a is None:
+            return None if all(m is None for m in masks) else masks
+        return [ai if m is None else ai * m for ai, m in zip(a, masks)]
+
+    def _perturbed(self, params: list[torch.Tensor], grads: list[torch.Tensor],
+                   a: list[torch.Tensor | None] | None, rho: float, norm: float,
+                   ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """``(p, w, w + rho a g/||b||)`` per parameter (``a=None`` means 1), into spare buffers."""
+        coef, spare, out = rho / norm, self._spare, []
+        for i, (p, g) in enumerate(zip(params, grads)):
+            w, buf, ai = p.data, spare.get(id(p)), None if a is None else a[i]
+            if buf is None or buf.shape != w.shape or buf.dtype != w.dtype or buf.device != w.device:
+                buf = torch.empty_like(w)
+            smallest, largest = _normal_range(w.dtype)
+            if smallest <= coef <= largest:  # one fused pass; torch rounds alpha to w's dtype
+                if ai is None:
+                    torch.add(w, g, alpha=coef, out=buf)
+                else:
+                    torch.addcmul(w, ai, g, value=coef, out=buf)
+            else:  # coef is not a normal number of w's dtype (float16, or a tiny norm): float64
+                eps = g.double() / norm * rho
+                torch.add(w, eps if ai is None else eps * ai, out=buf)
+            out.append((p, w, buf))
+        return out
 
     def restore(self) -> None:
         """Put back the weights :meth:`first_step` moved (bit-exact), without stepping.
@@ -290,9 +310,10 @@ class SAM(torch.optim.Optimizer):
         """
         if self._at_w is None:
             raise RuntimeError("restore/second_step called without a preceding first_step()")
+        spare = self._spare
         for p, w, buf in self._at_w:
             p.data = w
-            self._spare[id(p)] = buf
+            spare[id(p)] = buf
         self._at_w = None
 
     def second_step(self, zero_grad: bool = False) -> None:
