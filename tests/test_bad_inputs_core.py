@@ -356,6 +356,16 @@ STATS = [
     Target(M, "loglog_slope", "level", st.one_of(BAD_OPEN_UNIT, st.just(1.0)),
            lambda b: ST.loglog_slope(XL, YR, n_boot=10, level=b)),
     Target(M, "loglog_slope", "seed", bad_int(0), lambda b: ST.loglog_slope(XL, YR, n_boot=10, seed=b)),
+    Target(M, "paired_interval", "d", st.one_of(bad_array((4,)), st.sampled_from(
+        [np.ones(1), np.ones((4, 1)), np.ones((2, 2)), 1.0, []])), lambda b: ST.paired_interval(b)),
+    Target(M, "paired_interval", "level", st.one_of(BAD_OPEN_UNIT, st.just(1.0)),
+           lambda b: ST.paired_interval(XL, level=b)),
+    Target(M, "fieller_interval", "a", st.one_of(bad_array((4,)), st.sampled_from(
+        [np.ones(1), np.ones(3), np.ones((4, 1)), 1.0])), lambda b: ST.fieller_interval(b, XL)),
+    Target(M, "fieller_interval", "b", st.one_of(bad_array((4,)), st.sampled_from(
+        [np.ones(5), np.ones((4, 2)), np.array([1.0, -1.0, 2.0, -2.0])])), lambda b: ST.fieller_interval(XL, b)),
+    Target(M, "fieller_interval", "level", st.one_of(BAD_OPEN_UNIT, st.just(1.0)),
+           lambda b: ST.fieller_interval(XL, XL + 1, level=b)),
 ]
 
 TARGETS = BOUNDS + SHARPNESS + SCALE + MSHARPNESS + STATS

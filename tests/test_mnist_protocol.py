@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import pathlib
 
+import numpy as np
 import pytest
 
 from samlib import sweeps
@@ -103,3 +104,31 @@ def test_recorded_runs_belong_to_the_protocol_and_the_pinned_versions():
         assert path.stem == sweeps.config_key(rec["config"]), path.name
         for pkg in ("torch", "numpy"):
             assert rec["versions"][pkg].split("+")[0] == pins[pkg].split("+")[0], (path.name, pkg)
+
+
+def test_replay_within_spread_is_zero_here_and_fails_on_a_tampered_record(tmp_path):
+    config = dict(TINY, method="sam", rho=0.05, lr=0.1, seeds=[0, 1, 2])
+    (record,) = sweeps.run_sweep(mp.RUN, [config], tmp_path, n_jobs=1, progress=False)
+    assert mp.replay_within_spread(record, 20, 1e-3) == 0.0
+    tampered = json.loads(json.dumps(record))
+    vals = tampered["result"]["metrics"]["val_loss"][1]
+    spread = float(np.std(vals, ddof=1))
+    vals[0] += 0.01 * spread  # a hundredth of the seed spread
+    assert mp.replay_within_spread(tampered, 20, 0.02) == pytest.approx(0.01, rel=0.01)  # the spread moves a little too
+    with pytest.raises(sweeps.ReplayMismatch, match="seed spreads"):
+        mp.replay_within_spread(tampered, 20, 1e-3)
+
+
+def test_select_finals_and_curves_shape_the_records():
+    recs = [{"config": {"split": s, "method": m}, "result": {"metrics": {"x": [[0, 1], [s, s + 1]]}}}
+            for s in (1, 0) for m in ("sgd", "sam")]
+    sam = mp.select(recs, method="sam")
+    assert [r["config"]["split"] for r in sam] == [0, 1]
+    assert mp.finals(sam, "x").tolist() == [[0, 1], [1, 2]]
+    assert mp.curves(sam, "x").shape == (2, 4)
+
+
+def test_the_recorded_stages_cover_every_configuration():
+    # the chapter reads these stages; a missing record would make it fail, this says which stage
+    for stage in ("tune", "tune-rho", "main"):
+        assert sweeps.missing_configs(mp.stage_configs(stage, STORE), STORE) == [], stage

@@ -87,3 +87,80 @@ def test_a_bootstrap_resample_with_a_zero_mean_curve_is_reported():
     y = np.array([[0.0, 1.0], [0.0, 1.0], [0.0, 1.0]])
     with pytest.raises(ValueError, match="bootstrap resample"):
         loglog_slope([1.0, 2.0, 4.0], y, n_boot=200)
+
+
+# --- paired comparisons: intervals that mean what they say ------------------------------------------------
+
+from samlib.stats import fieller_interval, paired_interval  # noqa: E402
+
+
+def test_paired_interval_matches_the_textbook_formula_and_scipy():
+    d = np.array([0.12, -0.03, 0.25, 0.08, 0.11])
+    r = paired_interval(d, level=0.9)
+    from scipy import stats as st_
+
+    se = d.std(ddof=1) / np.sqrt(d.size)
+    q = st_.t.ppf(0.95, d.size - 1)
+    assert (r.low, r.high) == pytest.approx((d.mean() - q * se, d.mean() + q * se), rel=1e-12)
+    assert r.t == pytest.approx(d.mean() / se, rel=1e-12)
+    assert r.p == pytest.approx(st_.ttest_1samp(d, 0).pvalue, rel=1e-12)
+    assert r.effect_size == pytest.approx(d.mean() / d.std(ddof=1), rel=1e-12)
+
+
+def test_zero_spread_is_defined_not_nan():
+    r = paired_interval([0.5, 0.5, 0.5])
+    assert (r.low, r.mean, r.high, r.p) == (0.5, 0.5, 0.5, 0.0) and r.t == np.inf
+    z = paired_interval([0.0, 0.0])
+    assert z.t == 0.0 and z.p == 1.0 and z.effect_size == 0.0
+
+
+def _coverage(draw, truth, reps=4000, seed=0):
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for _ in range(reps):
+        lo, hi = draw(rng)
+        hits += lo <= truth <= hi
+    return hits / reps
+
+
+def test_the_t_interval_on_five_pairs_covers_95_percent_and_the_percentile_bootstrap_does_not():
+    # 4000 replicates: the binomial sd of a 95% coverage is 0.0034, so [0.935, 0.965] is a 4.4 sd band
+    cov_t = _coverage(lambda rng: paired_interval(rng.normal(0.3, 1.0, 5))[1:3], 0.3)
+    assert 0.935 <= cov_t <= 0.965, cov_t
+
+    def boot(rng):
+        d = rng.normal(0.3, 1.0, 5)
+        means = d[rng.integers(0, 5, (400, 5))].mean(1)
+        return tuple(np.quantile(means, [0.025, 0.975]))
+
+    cov_boot = _coverage(boot, 0.3, reps=2000)
+    assert cov_boot < 0.9, cov_boot  # why the chapters use t and Fieller intervals on few pairs
+
+
+def test_fieller_covers_95_percent_for_a_ratio_of_paired_means():
+    # correlated pairs (a shared seed effect), denominator well away from 0
+    def draw(rng):
+        shared = rng.normal(0, 0.1, 5)
+        b = 1.0 + shared + rng.normal(0, 0.05, 5)
+        a = 0.8 * (1.0 + shared) + rng.normal(0, 0.05, 5)
+        r = fieller_interval(a, b)
+        assert r.bounded
+        return r.low, r.high
+
+    cov = _coverage(draw, 0.8)
+    assert 0.935 <= cov <= 0.965, cov
+
+
+def test_fieller_is_unbounded_when_the_denominator_is_not_significantly_nonzero():
+    r = fieller_interval([1.0, 2.0, 1.5], [0.1, -0.2, 0.15])
+    assert not r.bounded and r.low == -np.inf and r.high == np.inf and np.isfinite(r.ratio)
+
+
+@settings(max_examples=50, deadline=None)
+@given(scale=st.floats(1e-3, 1e3), shift=st.floats(0.5, 2.0))
+def test_fieller_is_scale_invariant_and_brackets_the_ratio(scale, shift):
+    a = np.array([0.8, 0.9, 0.7, 0.85, 0.75]) * shift
+    b = np.array([1.0, 1.1, 0.9, 1.0, 1.0])
+    r1, r2 = fieller_interval(a, b), fieller_interval(scale * a, scale * b)
+    assert r1.low <= r1.ratio <= r1.high
+    assert (r2.ratio, r2.low, r2.high) == pytest.approx((r1.ratio, r1.low, r1.high), rel=1e-9)

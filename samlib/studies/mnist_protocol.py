@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from samlib import sweeps
-from samlib._validation import check_int_at_least
+from samlib._validation import check_int_at_least, check_nonnegative
 from samlib.data import flip_labels, load_dataset, train_validation_split
 from samlib.studies.experiments import train_stacked
 
@@ -49,6 +49,11 @@ __all__ = [
     "stage_configs",
     "choose",
     "replay_prefix",
+    "replay_within_spread",
+    "stage_records",
+    "select",
+    "finals",
+    "curves",
     "run_protocol",
 ]
 
@@ -221,6 +226,83 @@ def replay_prefix(record: Mapping[str, Any], grad_evals: int, *, rtol: float = 0
     return fresh
 
 
+def replay_within_spread(record: Mapping[str, Any], grad_evals: int, fraction: float) -> float:
+    """Re-run a record's first ``grad_evals`` evaluations; its largest deviation in units of the seed spread.
+
+    .. math::
+
+        D = \\max_{\\text{metric}, k, i} \\frac{|\\tilde y_{k,i} - y_{k,i}|}{s_k},
+
+    where :math:`y_{k,i}` is the record's value at evaluation point :math:`k` for member (seed)
+    :math:`i`, :math:`\\tilde y` the replay's, and :math:`s_k` the standard deviation of the record's
+    values over its members at that point. On the machine that made the record :math:`D = 0`; on another
+    CPU rounding differs, and a verdict that rests on differences between seeds is untouched as long
+    as :math:`D` is a small fraction of one seed's spread. Use it for records whose members are seeds
+    (stages "main", "m-sharpness", "label-noise"), not for grid records.
+
+    Returns
+    -------
+    float
+        :math:`D` (``0.0`` for a bit-equal replay).
+
+    Raises
+    ------
+    samlib.sweeps.ReplayMismatch
+        ``D > fraction``, or the evaluation points differ.
+    ValueError
+        ``grad_evals`` is not one of the record's evaluation points, or ``fraction`` is negative.
+    """
+    grad_evals = check_int_at_least(grad_evals, 1, "grad_evals")
+    fraction = check_nonnegative(fraction, "fraction")
+    res = record["result"]
+    if grad_evals not in res["grad_evals"]:
+        raise ValueError(f"grad_evals must be one of the record's evaluation points, got {grad_evals}")
+    k = res["grad_evals"].index(grad_evals) + 1
+    fresh = run(dict(record["config"], grad_budget=grad_evals))
+    if fresh["grad_evals"] != res["grad_evals"][:k] or fresh["epochs"] != res["epochs"][:k]:
+        raise sweeps.ReplayMismatch("the replay's evaluation points differ from the record's")
+    worst = 0.0
+    for name, rows in res["metrics"].items():
+        rec = np.asarray(rows[:k], dtype=float)
+        new = np.asarray(fresh["metrics"][name], dtype=float)
+        diff = np.abs(new - rec)
+        spread = rec.std(axis=1, ddof=1, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dev = np.where(diff == 0, 0.0, diff / spread)  # a spread of 0 with a difference: inf
+        worst = max(worst, float(np.max(dev)))
+    if worst > fraction:
+        raise sweeps.ReplayMismatch(f"replay of {sweeps.config_key(record['config'])} deviates by {worst:.3g} "
+                                    f"seed spreads, more than the tolerance {fraction:g}")
+    return worst
+
+
+def stage_records(stage: str, store: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """The records of one stage in :func:`stage_configs` order (keyword arguments go to it).
+
+    Raises
+    ------
+    FileNotFoundError
+        Some configuration of the stage has no record (run ``make sweep``).
+    """
+    return sweeps.load_records(stage_configs(stage, store, **kwargs), store)
+
+
+def select(records: Sequence[Mapping[str, Any]], **match: Any) -> list[Mapping[str, Any]]:
+    """The records whose configuration has every ``key=value`` of ``match``, ordered by split."""
+    out = [r for r in records if all(r["config"].get(k) == v for k, v in match.items())]
+    return sorted(out, key=lambda r: r["config"]["split"])
+
+
+def finals(records: Sequence[Mapping[str, Any]], metric: str) -> np.ndarray:
+    """Final value of ``metric``: an array of shape (records, members), e.g. (splits, seeds)."""
+    return np.array([r["result"]["metrics"][metric][-1] for r in records], dtype=float)
+
+
+def curves(records: Sequence[Mapping[str, Any]], metric: str) -> np.ndarray:
+    """Curves of ``metric`` from records with the same evaluation points: shape (points, records * members)."""
+    return np.concatenate([np.asarray(r["result"]["metrics"][metric], dtype=float) for r in records], axis=1)
+
+
 def run_protocol(store: str, stages: Sequence[str] = STAGES, **kwargs: Any) -> None:
     """Run the stages in order (each resumes: recorded configurations are skipped)."""
     n_jobs = kwargs.pop("n_jobs", -1)
@@ -238,8 +320,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--n-jobs", type=int, default=-1)
     ap.add_argument("--backend", default="loky", choices=("loky", "dask"))
     ap.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
+    ap.add_argument("--splits", type=int, nargs="+", default=[0, 1, 2],
+                    help="seeds of the 1000/4000 splits (the chapter reads splits 0, 1, 2)")
     args = ap.parse_args(argv)
-    run_protocol(args.store, args.stages, n_jobs=args.n_jobs, backend=args.backend, scheduler=args.scheduler)
+    run_protocol(args.store, args.stages, n_jobs=args.n_jobs, backend=args.backend, scheduler=args.scheduler,
+                 splits=args.splits)
 
 
 if __name__ == "__main__":
