@@ -25,10 +25,15 @@ from typing import Any, Sequence
 
 import numpy as np
 import sympy as sp
+import torch
 
 from samlib._validation import check_finite_array, check_int_at_least, check_nonnegative, check_positive
+from samlib.data import load_digits_split
+from samlib.hessian import hessian_trace, lambda_max, model_loss_fn
 from samlib.landscapes import Landscape
+from samlib.nets import member_module
 from samlib.studies.dynamics import BatchRun, run_batch
+from samlib.studies.experiments import train_stacked
 
 __all__ = [
     "two_basin",
@@ -399,13 +404,6 @@ def mlp_rho_sweep(rhos: Sequence[float], seeds: Sequence[int], *, lr: float = 0.
     dict of str to numpy.ndarray
         The keys of :data:`MLP_RECORD_KEYS`, each of shape (len(rhos) * len(seeds),), radius-major.
     """
-    import torch
-
-    from samlib.data import load_digits_split
-    from samlib.hessian import hessian_trace, lambda_max, model_loss_fn
-    from samlib.nets import member_module
-    from samlib.studies.experiments import train_stacked
-
     rhos = [check_nonnegative(r, "rhos") for r in rhos]
     seeds = [check_int_at_least(s, 0, "seeds") for s in seeds]
     if not rhos or not seeds:
