@@ -145,3 +145,55 @@ BAD = [
 def test_bad_inputs_raise_value_error(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_quadratic_wells_control_and_confinement_limit():
+    from samlib.studies.dynamics import gd_confinement_lr, quadratic_wells_1d
+
+    q = quadratic_wells_1d(100.0, 1.0)
+    rim = q.params["rim"]
+    np.testing.assert_allclose(rim, 1 / 11, rtol=1e-15)
+    np.testing.assert_allclose(q.value(np.array([[rim]])), 0.5 * 100 * rim**2, rtol=1e-12)
+    np.testing.assert_allclose(q.grad(np.array([[0.05], [0.5]]))[:, 0], [5.0, -0.5])
+    # the quadratic well confines GD only below its stability limit 2/100
+    assert gd_confinement_lr(q.grad, rim, -1.5) < 2 / 100
+    # the review's bounded well confines GD far above 2/f''(0) = 1e-4
+    f1 = landscapes.review_1d()
+    b = sam_fixed_points_1d(f1.grad, 0.01, -2.0, 3.0)[0, 1]
+    eta_star = gd_confinement_lr(f1.grad, b, -1.5)
+    assert 7e-4 < eta_star < 8e-4
+    starts = np.linspace(-1.0, b - 1e-3, 20)[:, None]
+    run = run_batch(f1.grad, starts, 0.98 * eta_star, 0.0, 3000)
+    assert np.all(run.final[:, 0] < b)
+    with pytest.raises(ValueError, match="lam_sharp"):
+        quadratic_wells_1d(1.0, 2.0)
+
+
+def test_classify_basins_labels_sharp_ghost_flat():
+    from samlib.studies.dynamics import classify_basins_1d
+
+    f1 = landscapes.review_1d()
+    b = sam_fixed_points_1d(f1.grad, 0.01, -2.0, 3.0)[0, 1]
+    starts = np.array([[-0.01], [0.101], [0.9]])
+    run = run_batch(f1.grad, starts, 5e-5, 0.1, 20000)
+    assert list(classify_basins_1d(f1.grad, run, 0.1, b)) == ["flat", "ghost", "flat"] or \
+        list(classify_basins_1d(f1.grad, run, 0.1, b))[1] == "ghost"
+    gd = run_batch(f1.grad, starts, 5e-5, 0.0, 2000)
+    assert list(classify_basins_1d(f1.grad, gd, 0.0, b)) == ["sharp", "flat", "flat"]
+    with pytest.raises(ValueError, match="1D"):
+        classify_basins_1d(f1.grad, run_batch(lambda x: x, np.ones((2, 2)), 0.1, 0.0, 2), 0.0, 0.5)
+
+
+def test_sam_two_cycle_1d_matches_quadratic_and_runs():
+    from samlib.studies.dynamics import sam_two_cycle_1d
+
+    q = landscapes.quadratic(np.array([[2.0]]))
+    cyc = sam_two_cycle_1d(q.grad, 0.1, 0.2, 0.0, 2.0)
+    a = quadratic_two_cycle_amplitude(0.1, 0.2, 2.0)
+    np.testing.assert_allclose(cyc, [-a, a], rtol=1e-10)
+    f1 = landscapes.review_1d()
+    lam = float(f1.hessian(np.array([1.0]))[0, 0])
+    cyc = sam_two_cycle_1d(f1.grad, 0.05, 0.1, 1.0, lam)
+    run = run_batch(f1.grad, np.array([[0.9], [1.3]]), 0.05, 0.1, 3000)
+    for fin, prev in zip(run.final[:, 0], run.previous[:, 0]):
+        assert min(abs(fin - cyc[0]) + abs(prev - cyc[1]), abs(fin - cyc[1]) + abs(prev - cyc[0])) < 1e-9

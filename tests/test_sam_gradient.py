@@ -135,3 +135,24 @@ BAD = [
 def test_bad_inputs_raise_value_error(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_update_against_objectives_penalty_exact_on_quadratic_and_danskin_far_from_minimum():
+    import numpy as np
+
+    from samlib import landscapes
+    from samlib.studies.sam_gradient import update_against_objectives
+
+    q = landscapes.quadratic(np.diag([1.0, 10.0]))
+    u = update_against_objectives(q, np.array([0.3, 0.01]), 0.01)
+    np.testing.assert_allclose(u["sam"], u["penalty"], rtol=0, atol=1e-14)
+    np.testing.assert_allclose(np.linalg.norm(u["eps_star"]), 0.01, rtol=1e-9)
+    # far from the minimum (||g|| >> rho ||H||) the exact maximiser is close to rho g/||g||
+    far = update_against_objectives(q, np.array([30.0, 1.0]), 1e-3)
+    assert np.linalg.norm(far["sam"] - far["danskin"]) / np.linalg.norm(far["danskin"]) < 1e-4
+    dw = landscapes.catalog()["double_well"]
+    g = update_against_objectives(dw, np.array([0.4, 0.5]), 1e-3)
+    assert np.linalg.norm(g["sam"] - g["penalty"]) < 1e-4
+    import pytest
+    with pytest.raises(ValueError, match="vanishes"):
+        update_against_objectives(q, np.zeros(2), 0.1)

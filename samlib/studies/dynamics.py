@@ -26,6 +26,9 @@ from typing import Any, Callable
 import numpy as np
 from scipy.optimize import brentq
 
+from samlib import landscapes
+from samlib.landscapes import Landscape
+from samlib.sweeps import run_sweep
 from samlib._validation import (
     check_finite_array,
     check_int_at_least,
@@ -41,6 +44,14 @@ __all__ = [
     "classify_endpoints",
     "sam_fixed_points_1d",
     "quadratic_two_cycle_amplitude",
+    "sam_two_cycle_1d",
+    "BASIN_LABELS",
+    "classify_basins_1d",
+    "gd_confinement_lr",
+    "quadratic_wells_1d",
+    "figure1_sweep_run",
+    "figure1_sweep_configs",
+    "FIGURE1_GRIDS",
 ]
 
 GradFn = Callable[[np.ndarray], np.ndarray]
@@ -370,3 +381,298 @@ def quadratic_two_cycle_amplitude(lr: Any, rho: Any, lam: Any) -> np.ndarray:
     if np.any(lr * lam >= 2) or np.any(lr * lam <= 0):
         raise ValueError(f"need 0 < lr * lam < 2, got lr * lam = {lr * lam!r}")
     return lr * rho * lam / (2 - lr * lam)
+
+
+def sam_two_cycle_1d(grad_f: GradFn, lr: float, rho: float, minimum: float, curvature: float) -> np.ndarray:
+    """The two-cycle of 1D SAM around a minimum of a function that is not quadratic.
+
+    The SAM map is :math:`T(x) = x - \\eta f'(x + \\rho\\,\\mathrm{sign} f'(x))`. Near a minimum
+    :math:`m` with :math:`f''(m) = \\lambda` the quadratic model gives the cycle :math:`m \\pm a` with
+    :math:`a = \\eta\\rho\\lambda/(2-\\eta\\lambda)` (:func:`quadratic_two_cycle_amplitude`); for the true
+    :math:`f` we solve :math:`T(T(x)) = x` with :func:`scipy.optimize.brentq` for :math:`x` in
+    :math:`[m - 3a, m - a/3]` (left of the minimum, where the cycle's left point lies).
+
+    Parameters
+    ----------
+    grad_f : callable
+        Batched :math:`f'` on arrays of shape (n, 1).
+    lr, rho : float
+        :math:`\\eta > 0` and :math:`\\rho > 0`.
+    minimum, curvature : float
+        :math:`m` and :math:`\\lambda = f''(m)`, with :math:`0 < \\eta\\lambda < 2`.
+
+    Returns
+    -------
+    numpy.ndarray, shape (2,)
+        The two points of the cycle, left one first.
+
+    Raises
+    ------
+    ValueError
+        If :math:`T(T(x)) - x` does not change sign on the bracket (no cycle near the quadratic one).
+    """
+    lr, rho = check_positive(lr, "lr"), check_positive(rho, "rho")
+    m = float(check_finite_array(minimum, "minimum"))
+    a = float(quadratic_two_cycle_amplitude(lr, rho, curvature))
+
+    def T(x: float) -> float:
+        p = np.array([[x]])
+        q = p + _ascent_unchecked(_grad(grad_f, p), np.array([rho]))
+        return float(x - lr * _grad(grad_f, q)[0, 0])
+
+    lo, hi = m - 3 * a, m - a / 3
+    h_lo, h_hi = T(T(lo)) - lo, T(T(hi)) - hi
+    if not h_lo * h_hi < 0:
+        raise ValueError(f"no two-cycle bracketed in [{lo!r}, {hi!r}] (T(T(x)) - x = {h_lo!r}, {h_hi!r})")
+    x0 = brentq(lambda x: T(T(x)) - x, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps)
+    return np.array([x0, T(x0)])
+
+
+#: Labels of :func:`classify_basins_1d`, in the order of their integer codes.
+BASIN_LABELS = ("sharp", "ghost", "flat", "mixed", "diverged")
+
+
+def classify_basins_1d(grad_f: GradFn, run: BatchRun, rho: Any, boundary: float) -> np.ndarray:
+    """Label the end of each 1D run by the basin its last three iterates and their ascent points lie in.
+
+    The line is split at ``boundary`` (the rim of the sharp well, a local maximum of :math:`f`) into the
+    sharp basin :math:`x < b` and the flat basin :math:`x > b`. SAM's step at :math:`x` uses the gradient at
+    its ascent point :math:`a(x) = x + \\rho\\,\\mathrm{sign} f'(x)`, so an iterate is labelled
+
+    * ``"sharp"`` if :math:`x < b`;
+    * ``"ghost"`` if :math:`x > b` but :math:`a(x) < b`: SAM sits on the flat side while its gradient comes
+      from the sharp well (the shifted copy of the sharp well around :math:`x = \\rho`,
+      :func:`sam_fixed_points_1d`);
+    * ``"flat"`` if :math:`x > b` and :math:`a(x) > b`.
+
+    A run gets its iterates' common label, ``"mixed"`` if they differ (an orbit across the rim) and
+    ``"diverged"`` if it left the finite numbers. For GD (:math:`\\rho = 0`) :math:`a(x) = x`, so no GD run
+    is a ghost. Unlike a window around each minimum, this counts an orbit that oscillates inside a well
+    (a two-cycle, or the bounded chaotic orbits of large learning rates) as being in that well.
+
+    Parameters
+    ----------
+    grad_f : callable
+        Batched gradient :math:`f'`, arrays of shape (n, 1).
+    run : BatchRun
+        End of the runs; arrays of shape (..., 1) (e.g. :func:`sweep_endpoints`'s (a, b, m, 1)).
+    rho : float or array_like
+        The runs' radii, broadcastable to ``run.diverged.shape`` (for a sweep, shape (1, b, 1)).
+    boundary : float
+        The point :math:`b` between the two basins.
+
+    Returns
+    -------
+    numpy.ndarray of str, shape ``run.diverged.shape``
+        Entries of :data:`BASIN_LABELS`.
+
+    Raises
+    ------
+    ValueError
+        If the runs are not one-dimensional, ``boundary`` is not finite or a radius is negative.
+    """
+    if run.final.shape[-1] != 1:
+        raise ValueError(f"classify_basins_1d needs 1D runs, got points of dimension {run.final.shape[-1]}")
+    b = float(check_finite_array(boundary, "boundary"))
+    shape = run.diverged.shape
+    r = np.broadcast_to(np.asarray(rho, dtype=float), shape)
+    if not np.all(np.isfinite(r)) or np.any(r < 0):
+        raise ValueError("rho must be finite and >= 0")
+    codes = []
+    for pts in (run.final, run.previous, run.before_previous):
+        x = np.nan_to_num(pts.reshape(-1, 1))
+        a = x + _ascent_unchecked(_grad(grad_f, x), r.reshape(-1))
+        x, a = x.reshape(shape), a.reshape(shape)
+        codes.append(np.where(x < b, 0, np.where(a < b, 1, 2)))
+    codes = np.array(codes)
+    label = np.where(np.all(codes == codes[0], axis=0), codes[0], 3)
+    label = np.where(run.diverged, 4, label)
+    return np.asarray(BASIN_LABELS, dtype=object)[label].astype(str)
+
+
+def gd_confinement_lr(grad_f: GradFn, boundary: float, lo: float, num_grid: int = 200001) -> float:
+    """Largest learning rate for which no GD step from inside the sharp well crosses its rim.
+
+    For a 1D :math:`f` decreasing on :math:`(-\\infty, 0)` with a minimum at 0 and its rim (local maximum) at
+    :math:`b > 0`, a GD step :math:`x - \\eta f'(x)` from :math:`x < b` can cross :math:`b` only from a point
+    where :math:`f' < 0`. So the well :math:`[\\ell, b)` keeps every GD iterate (the interval is invariant)
+    when
+
+    .. math::
+
+        \\eta < \\eta^* = \\min_{\\ell \\le x < b,\\; f'(x) < 0} \\frac{b - x}{-f'(x)} .
+
+    This is a statement about the whole well, not about its curvature at 0: where :math:`|f'|` stays
+    bounded in the well, :math:`\\eta^*` can be far above the linear-stability limit
+    :math:`2/f''(0)`, and for :math:`2/f''(0) < \\eta < \\eta^*` GD neither converges to 0 nor leaves the
+    well (it oscillates inside it). For a quadratic well :math:`\\eta^* < 2/f''(0)` (GD is thrown out once it
+    is unstable).
+
+    Parameters
+    ----------
+    grad_f : callable
+        Batched :math:`f'` on arrays of shape (n, 1).
+    boundary : float
+        The rim :math:`b`.
+    lo : float
+        Left end :math:`\\ell < b` of the part of the well that is searched (starts left of it are not
+        covered by the bound).
+    num_grid : int
+        Grid size on :math:`[\\ell, b]`.
+
+    Returns
+    -------
+    float
+        :math:`\\eta^*` (``inf`` if :math:`f' \\ge 0` on the grid).
+    """
+    b = float(check_finite_array(boundary, "boundary"))
+    lo = float(check_finite_array(lo, "lo"))
+    if not lo < b:
+        raise ValueError(f"need lo < boundary, got lo={lo!r}, boundary={b!r}")
+    num_grid = check_int_at_least(num_grid, 3, "num_grid")
+    x = np.linspace(lo, b, num_grid)[:-1]
+    g = np.asarray(grad_f(x[:, None]), dtype=float)[:, 0]
+    down = g < 0
+    if not down.any():
+        return float("inf")
+    return float(np.min((b - x[down]) / -g[down]))
+
+
+def quadratic_wells_1d(lam_sharp: float = 100.0, lam_flat: float = 1.0, flat_at: float = 1.0) -> Landscape:
+    """A control for Figure 1: :math:`f(x) = \\min(\\tfrac12\\lambda_s x^2, \\tfrac12\\lambda_f (x - m)^2)`.
+
+    Two exactly quadratic wells, a sharp one at 0 (curvature :math:`\\lambda_s`) and a flat one at
+    :math:`m` (curvature :math:`\\lambda_f`), both with loss 0, meeting at the rim
+    :math:`b = m/(1 + \\sqrt{\\lambda_s/\\lambda_f})` (a kink, where the gradient jumps) and at
+    :math:`-m/(\\sqrt{\\lambda_s/\\lambda_f} - 1)` on the left, where :math:`f` keeps decreasing. Unlike the
+    review's function, whose sharp well is bounded (:math:`f < 1` and :math:`|f'| \\le 66` inside it), the
+    gradient here grows linearly in the well.
+
+    Parameters
+    ----------
+    lam_sharp, lam_flat : float
+        Curvatures, ``lam_sharp > lam_flat > 0``.
+    flat_at : float
+        Position :math:`m > 0` of the flat minimum.
+
+    Returns
+    -------
+    samlib.landscapes.Landscape
+        ``params`` holds the curvatures, ``flat_at`` and the rim ``"rim"``.
+    """
+    ls_, lf = check_positive(lam_sharp, "lam_sharp"), check_positive(lam_flat, "lam_flat")
+    if not ls_ > lf:
+        raise ValueError(f"need lam_sharp > lam_flat, got {ls_!r} and {lf!r}")
+    m = check_positive(flat_at, "flat_at")
+    rim = m / (1 + np.sqrt(ls_ / lf))
+
+    def _x(theta: Any) -> np.ndarray:
+        x = np.asarray(check_finite_array(theta, "theta"), dtype=float)
+        if x.ndim == 0 or x.shape[-1] != 1:
+            raise ValueError(f"quadratic_wells_1d: theta must have shape (..., 1), got {x.shape}")
+        return x
+
+    def branches(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        fs, ff = 0.5 * ls_ * x**2, 0.5 * lf * (x - m) ** 2
+        return fs, ff, fs <= ff
+
+    def value(theta: Any) -> Any:
+        fs, ff, sharp = branches(_x(theta))
+        v = np.where(sharp, fs, ff)[..., 0]
+        return float(v) if v.ndim == 0 else v
+
+    def grad(theta: Any) -> np.ndarray:
+        x = _x(theta)
+        _, _, sharp = branches(x)
+        return np.where(sharp, ls_ * x, lf * (x - m))
+
+    def hessian(theta: Any) -> np.ndarray:
+        x = _x(theta)
+        _, _, sharp = branches(x)
+        return np.where(sharp, ls_, lf)[..., None]
+
+    return Landscape(
+        name="quadratic_wells_1d", dim=1, value=value, grad=grad, hessian=hessian,
+        params={"lam_sharp": ls_, "lam_flat": lf, "flat_at": m, "rim": float(rim)},
+        minima=(np.zeros(1), np.full(1, m)),
+        description="min of two quadratics: sharp well at 0, flat well at flat_at (Figure 1 control)",
+    )
+
+
+def _figure1_landscape(name: str) -> tuple[Landscape, float]:
+    """The landscape of a Figure 1 sweep and the rim between its wells."""
+    if name == "review_1d":
+        ls = landscapes.review_1d()
+        rim = float(sam_fixed_points_1d(ls.grad, 0.01, -2.0, 3.0)[0, 1])  # local maximum near 0.045
+        return ls, rim
+    if name == "quadratic_wells_1d":
+        ls = quadratic_wells_1d()
+        return ls, ls.params["rim"]
+    raise ValueError(f"landscape must be 'review_1d' or 'quadratic_wells_1d', got {name!r}")
+
+
+def figure1_sweep_run(config: dict[str, Any]) -> dict[str, Any]:
+    """One learning rate of the Figure 1 basin sweep: a run function for :func:`samlib.sweeps.run_sweep`.
+
+    Runs GD and SAM (every radius of ``config["rhos"]``, ``0`` is GD) from ``num_starts`` evenly spaced
+    starts of ``[lo, hi]`` for ``min(max(3/lr, 2000), 30000) + 200`` steps (small learning rates need more
+    steps to arrive; at least 2200 so that cycles settle) and labels each end with :func:`classify_basins_1d`.
+
+    Parameters
+    ----------
+    config : dict
+        ``landscape`` (``"review_1d"`` or ``"quadratic_wells_1d"``), ``lr``, ``rhos`` (list),
+        ``num_starts``, ``lo``, ``hi``.
+
+    Returns
+    -------
+    dict
+        ``rim``, ``num_steps`` and ``labels``: one string per radius, one character per start, the first
+        letter of its :data:`BASIN_LABELS` entry (``s``, ``g``, ``f``, ``m``, ``d``).
+    """
+    ls, rim = _figure1_landscape(config["landscape"])
+    lr = check_positive(config["lr"], "lr")
+    rhos = check_finite_array(config["rhos"], "rhos", ndim=1)
+    starts = np.linspace(float(config["lo"]), float(config["hi"]), int(config["num_starts"]))[:, None]
+    steps = int(min(max(3 / lr, 2000), 30000)) + 200
+    run = sweep_endpoints(ls.grad, starts, [lr], rhos, steps)
+    labels = classify_basins_1d(ls.grad, run, rhos[None, :, None], rim)[0]
+    return {"rim": rim, "num_steps": steps, "labels": ["".join(lab[0] for lab in row) for row in labels]}
+
+
+def figure1_sweep_configs(landscape: str, lrs: Any, rhos: Any, num_starts: int = 200,
+                          lo: float = -1.5, hi: float = 2.5) -> list[dict[str, Any]]:
+    """The configurations of :func:`figure1_sweep_run`, one per learning rate (rounded to 6 digits)."""
+    return [{"landscape": landscape, "lr": float(f"{lr:.6g}"), "rhos": [float(r) for r in rhos],
+             "num_starts": int(num_starts), "lo": float(lo), "hi": float(hi)} for lr in lrs]
+
+
+#: Grids of the recorded Figure 1 sweeps (``book/data/sam_vs_gd/fig1_sweep``): the review's function
+#: (dense in eta around GD's confinement limit ~7.6e-4 and in rho around the rim ~0.045) and the
+#: quadratic-wells control (dense around its stability limit 2/100 and its rim 1/11).
+FIGURE1_GRIDS = {
+    "review_1d": {
+        "lrs": [5e-5, 1e-4, 1.5e-4, 2e-4, 2.5e-4, 3.16228e-4, 4e-4, 5e-4, 6e-4, 7e-4, 7.4e-4, 7.8e-4,
+                8.5e-4, 1e-3, 3.16228e-3, 1e-2, 3.16228e-2, 1e-1],
+        "rhos": [0.0, 0.003, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.1, 0.3, 0.6, 0.9],
+    },
+    "quadratic_wells_1d": {
+        "lrs": [1e-3, 3e-3, 1e-2, 1.5e-2, 1.8e-2, 1.9e-2, 1.95e-2, 2.05e-2, 2.1e-2, 2.5e-2, 5e-2, 1e-1],
+        "rhos": [0.0, 0.003, 0.01, 0.03, 0.05, 0.08, 0.09, 0.1, 0.12, 0.15, 0.2, 0.3, 0.6, 0.9],
+    },
+}
+
+
+def _main() -> None:  # pragma: no cover - the recording script
+    import sys
+
+    store = sys.argv[2] if len(sys.argv) > 2 else "book/data/sam_vs_gd/fig1_sweep"
+    configs = [c for name, grid in FIGURE1_GRIDS.items()
+               for c in figure1_sweep_configs(name, grid["lrs"], grid["rhos"])]
+    # the slowest (smallest lr) first, so the two workers finish together
+    configs.sort(key=lambda c: c["lr"])
+    run_sweep("samlib.studies.dynamics:figure1_sweep_run", configs, store, n_jobs=2)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _main()

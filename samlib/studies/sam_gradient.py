@@ -29,6 +29,7 @@ import sympy as sp
 
 from samlib._validation import check_finite_array, check_nonnegative, check_positive
 from samlib.ascent import ascent_direction
+from samlib.sharpness import sharpness_pga, sharpness_quadratic
 from samlib.stats import loglog_slope
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "dropped_term_closed_form",
     "eq5_terms",
     "discrepancy_for_spectrum",
+    "update_against_objectives",
     "loglog_slope",
 ]
 
@@ -207,3 +209,56 @@ def discrepancy_for_spectrum(eigvals: Any, grad: Any, rho: float, basis: Any = N
     H = (Q * lam) @ Q.T
     return eps @ H.T
 
+
+
+def update_against_objectives(landscape: Any, theta: Any, rho: float, *, num_restarts: int = 8,
+                              num_steps: int = 400) -> dict[str, np.ndarray]:
+    """SAM's update direction next to the gradients of three objectives it is said to minimise.
+
+    At :math:`\\theta` with :math:`g = \\nabla L(\\theta) \\ne 0`, :math:`\\hat g = g/\\lVert g\\rVert`:
+
+    * ``"sam"``: :math:`\\nabla L(\\theta + \\rho\\hat g)`, the update of eq. 3;
+    * ``"danskin"``: the gradient of the eq. 2 objective :math:`\\max_{\\lVert\\epsilon\\rVert\\le\\rho}
+      L(\\theta+\\epsilon)`, which by Danskin's theorem is :math:`\\nabla L(\\theta + \\epsilon^*)` at the
+      maximiser :math:`\\epsilon^*` (where it is unique). :math:`\\epsilon^*` is exact for a quadratic
+      landscape (the trust-region solution of :func:`samlib.sharpness.sharpness_quadratic`) and found by
+      projected gradient ascent (:func:`samlib.sharpness.sharpness_pga`, a lower bound) otherwise;
+    * ``"penalty"``: the gradient of :math:`L + \\rho\\lVert\\nabla L\\rVert`,
+      :math:`g + \\rho H\\hat g` (the gradient-norm penalty of Zhao, Zhang & Hu 2022, with weight
+      :math:`\\rho`). SAM's update is its finite-difference approximation: the two differ by
+      :math:`\\tfrac12\\nabla^3L[\\rho\\hat g, \\rho\\hat g] + O(\\rho^3)`, exactly zero on quadratics.
+
+    The gradient of the surrogate :math:`L(\\theta + \\hat\\epsilon(\\theta))` is
+    :func:`perturbed_loss_gradients`' ``full``.
+
+    Parameters
+    ----------
+    landscape : samlib.landscapes.Landscape
+        With ``value``, ``grad`` and ``hessian``; ``name == "quadratic"`` selects the exact maximiser.
+    theta : array_like, shape (d,)
+        A point with nonzero gradient.
+    rho : float
+        Radius ``> 0``.
+    num_restarts, num_steps : int
+        Passed to :func:`samlib.sharpness.sharpness_pga`.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        ``"sam"``, ``"danskin"``, ``"penalty"`` (shape (d,)) and the maximiser ``"eps_star"``.
+    """
+    t = check_finite_array(theta, "theta", ndim=1)
+    rho = check_positive(rho, "rho")
+    g = check_finite_array(landscape.grad(t), "grad(theta)")
+    eps = ascent_direction(g, rho)
+    if not eps.any():
+        raise ValueError(f"the gradient vanishes at theta={t!r}; SAM's update is not defined by eq. 3 there")
+    H = check_finite_array(landscape.hessian(t), "hessian(theta)")
+    if landscape.name == "quadratic":
+        eps_star = sharpness_quadratic(H, g, rho).epsilon
+    else:
+        eps_star = sharpness_pga(landscape.value, landscape.grad, t, rho, num_restarts=num_restarts,
+                                 num_steps=num_steps).epsilon
+    return {"sam": np.asarray(landscape.grad(t + eps), dtype=float),
+            "danskin": np.asarray(landscape.grad(t + eps_star), dtype=float),
+            "penalty": g + H @ eps, "eps_star": np.asarray(eps_star, dtype=float)}
