@@ -66,3 +66,26 @@ def test_short_runs_are_reproducible_on_a_small_network():
     assert a == b
     # the methods differ
     assert a["sam"]["test_loss"] != a["sam-linf"]["test_loss"] != a["asam"]["test_loss"]
+
+
+def test_extend_tuning_merges_the_grid_and_rechooses():
+    protocol = dict(lp_norms.PROTOCOL, hidden=(12,), tune_budget=20)
+    grids = {"sam-linf": (0.01, 0.3)}
+    tuned = lp_norms.tune_rho(protocol, grids, workers=1, methods=("sam-linf",))
+    record = {"protocol": protocol, "tuning": tuned, "chosen_rho": {"sam-linf": tuned["sam-linf"]["chosen"]}}
+    out = lp_norms.extend_tuning(record, "sam-linf", [0.03, 0.001], workers=1)
+    t = out["tuning"]["sam-linf"]
+    assert t["grid"] == [0.001, 0.01, 0.03, 0.3]
+    assert np.asarray(t["val_loss"]).shape == (2, 4)
+    # the stored columns are kept, the new ones equal a direct tuning of those values
+    assert np.asarray(t["val_loss"])[:, [1, 3]].tolist() == tuned["sam-linf"]["val_loss"]
+    direct = lp_norms.tune_rho(protocol, {"sam-linf": (0.001, 0.03)}, workers=1, methods=("sam-linf",))
+    np.testing.assert_allclose(np.asarray(t["val_loss"])[:, [0, 2]], direct["sam-linf"]["val_loss"], rtol=1e-12)
+    assert t["chosen"] == t["grid"][int(np.argmin(np.mean(t["val_loss"], axis=0)))] == out["chosen_rho"]["sam-linf"]
+    assert record["tuning"]["sam-linf"]["grid"] == [0.01, 0.3]  # the input is not modified
+    with pytest.raises(ValueError, match="add nothing"):
+        lp_norms.extend_tuning(record, "sam-linf", [0.01], workers=1)
+    with pytest.raises(ValueError, match="method"):
+        lp_norms.extend_tuning(record, "sgd", [0.1], workers=1)
+    with pytest.raises(ValueError, match="methods"):
+        lp_norms.tune_rho(protocol, grids, workers=1, methods=("adam",))

@@ -60,6 +60,7 @@ __all__ = [
     "short_runs",
     "run_study",
     "tost_paired",
+    "extend_tuning",
     "load_record",
     "compare_short_runs",
 ]
@@ -74,13 +75,15 @@ PROTOCOL: dict[str, Any] = dict(
 )
 
 #: Nominal radii tried on the validation split. For ``"sam-linf"`` the value is the Euclidean
-#: length of the step, the L-inf radius is it divided by sqrt(d) (:func:`radius`). ASAM's
+#: length of the step, the L-inf radius is it divided by sqrt(d) (:func:`radius`); its grid
+#: reaches two points lower than SAM's because the first tuning chose its smallest value, 0.01
+#: (the two points were added with :func:`extend_tuning`; 0.01 stayed the choice). ASAM's
 #: radius is in the T-scaled norm, where |w| ~ 0.05 makes the same number a step about
 #: twenty times shorter; its grid is therefore ten times SAM's and one point longer (Kwon
 #: et al. use ASAM radii ten times SAM's).
 RHO_GRIDS: dict[str, tuple[float, ...]] = {
     "sam": (0.01, 0.03, 0.1, 0.3),
-    "sam-linf": (0.01, 0.03, 0.1, 0.3),
+    "sam-linf": (0.001, 0.003, 0.01, 0.03, 0.1, 0.3),
     "asam": (0.1, 0.3, 1.0, 3.0, 10.0),
 }
 METHODS = ("sam", "sam-linf", "asam")
@@ -111,8 +114,10 @@ def _data(protocol: Mapping[str, Any]):
 
 
 def tune_rho(protocol: Mapping[str, Any] = PROTOCOL, grids: Mapping[str, Sequence[float]] = RHO_GRIDS,
-             workers: int | None = None) -> dict[str, dict[str, Any]]:
+             workers: int | None = None, methods: Sequence[str] = METHODS) -> dict[str, dict[str, Any]]:
     """Choose ``rho`` per method by the lowest mean validation loss over the tuning seeds.
+
+    ``methods`` restricts the tuning to some of :data:`METHODS` (each needs a grid in ``grids``).
 
     Returns
     -------
@@ -125,8 +130,14 @@ def tune_rho(protocol: Mapping[str, Any] = PROTOCOL, grids: Mapping[str, Sequenc
         data.X_train, data.y_train, n_val=protocol["n_val"], seed=protocol["split_seed"])
     d = num_params(data.input_dim, protocol["hidden"])
     tune_seeds = list(protocol["tune_seeds"])
+    methods = tuple(methods)
+    for method in methods:
+        if method not in METHODS:
+            raise ValueError(f"methods must be among {METHODS}, got {method!r}")
+        if method not in grids:
+            raise ValueError(f"grids has no values for method {method!r}")
     jobs = []
-    for method in METHODS:
+    for method in methods:
         grid = list(grids[method])
         jobs.append(dict(
             method=method, X_train=X_fit, y_train=y_fit, eval_sets={"val": (X_val, y_val)},
@@ -136,9 +147,9 @@ def tune_rho(protocol: Mapping[str, Any] = PROTOCOL, grids: Mapping[str, Sequenc
             grad_budget=protocol["tune_budget"], eval_every=protocol["tune_budget"],
             asam_offset=protocol["asam_offset"], dtype=torch.float64))
     out = {}
-    order = sorted(range(len(jobs)), key=lambda i: -len(grids[METHODS[i]]))  # longest first
+    order = sorted(range(len(jobs)), key=lambda i: -len(grids[methods[i]]))  # longest first
     hists = dict(zip(order, train_many([jobs[i] for i in order], workers=workers)))
-    for i, method in enumerate(METHODS):
+    for i, method in enumerate(methods):
         grid = list(grids[method])
         shape = (len(tune_seeds), len(grid))
         loss = hists[i].final("val_loss").reshape(shape)
@@ -262,6 +273,39 @@ def tost_paired(diff: Sequence[float], margin: float, alpha: float = 0.05) -> di
     half = float(stats.t.ppf(1 - alpha, d.size - 1)) * se
     return dict(mean=float(d.mean()), lo=float(d.mean() - half), hi=float(d.mean() + half),
                 p_lower=p_lower, p_upper=p_upper, p_tost=max(p_lower, p_upper))
+
+
+def extend_tuning(record: Mapping[str, Any], method: str, values: Sequence[float],
+                  workers: int | None = 2) -> dict[str, Any]:
+    """Add grid points to one method's tuning in a stored record and re-choose its ``rho``.
+
+    The new values are tuned exactly as the stored ones (same split, seeds and budget); the
+    merged grid is sorted and ``chosen`` is again the lowest mean validation loss. The final
+    and short runs are not touched: if the choice moves, :func:`rerun_method` must follow.
+
+    Returns
+    -------
+    dict
+        A new record (the input is not modified) with the merged ``tuning[method]`` and
+        ``chosen_rho[method]``.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    old = record["tuning"][method]
+    new_values = [float(v) for v in values if float(v) not in old["grid"]]
+    if not new_values:
+        raise ValueError(f"values add nothing to the grid {old['grid']} of {method!r}")
+    fresh = tune_rho(record["protocol"], {method: new_values}, workers=workers, methods=(method,))[method]
+    grid = [*old["grid"], *fresh["grid"]]
+    order = sorted(range(len(grid)), key=lambda j: grid[j])
+    merged = {k: [[row[j] for j in order] for row in np.hstack([np.asarray(old[k]), np.asarray(fresh[k])]).tolist()]
+              for k in ("val_loss", "val_acc")}
+    mean = np.nan_to_num(np.asarray(merged["val_loss"]), nan=np.inf).mean(0)
+    grid = [grid[j] for j in order]
+    out = json.loads(json.dumps(record))
+    out["tuning"][method] = dict(grid=grid, **merged, chosen=grid[int(np.argmin(mean))])
+    out["chosen_rho"][method] = out["tuning"][method]["chosen"]
+    return out
 
 
 def load_record(path: str | Path = RECORD_PATH) -> dict[str, Any]:
