@@ -303,3 +303,112 @@ def test_ascent_scale_is_ascent_direction_row_by_row_with_a_zero_row(lib):
             np.testing.assert_allclose(c[i] * G[i], ref, rtol=1e-14, atol=0)
         else:
             assert not ref.any() and not (c[i] * G[i]).any()
+
+
+# ----------------------------------------------------------------------------------------
+# The two-pass L-infinity SAM and ASAM of train_stacked
+# ----------------------------------------------------------------------------------------
+def _member_batches(X, y, seed, steps, batch_size, dtype=torch.float64):
+    """The batches train_stacked gives member ``seed``: randperm from 10_000 + seed per epoch."""
+    Xt, yt = torch.tensor(X, dtype=dtype), torch.tensor(y)
+    gen = torch.Generator().manual_seed(10_000 + seed)
+    per_epoch, order = len(y) // batch_size, None
+    for step in range(steps):
+        j = step % per_epoch
+        if j == 0:
+            order = torch.randperm(len(y), generator=gen)
+        idx = order[j * batch_size:(j + 1) * batch_size]
+        yield Xt[idx], yt[idx]
+
+
+def _linear_params(stacked):
+    """Stacked [W (1, in, out), b (1, 1, out), ...] -> nn.Linear [weight, bias, ...] of member 0."""
+    return [t[0].T if i % 2 == 0 else t[0, 0] for i, t in enumerate(stacked)]
+
+
+def _stacked_final(method, X, y, seed, steps, batch_size, rho, lr, hidden, K, **kw):
+    h = train_stacked(method, X, y, {}, seeds=[seed], lr=lr, rho=rho, hidden=hidden, num_classes=K,
+                      batch_size=batch_size, grad_budget=2 * steps, eval_every=10**6,
+                      dtype=torch.float64, **kw)
+    assert h.steps == steps
+    return _linear_params(h.params)
+
+
+def test_sam_linf_step_is_the_gradient_at_theta_plus_ascent_direction_inf():
+    """One member, a few steps: theta <- theta - lr grad L(theta + eps), eps from
+    samlib.ascent.ascent_direction(g, rho, inf) on the flattened gradient, by torch autograd."""
+    X, y = _toy(n=24, d=6)
+    seed, steps, B, rho, lr, hidden = 3, 4, 8, 0.02, 0.2, (9,)
+    net = member_module(init_stacked_mlp([6, *hidden, 3], [seed]), 0).to(torch.float64)
+    params = list(net.parameters())
+    for k, (xb, yb) in enumerate(_member_batches(X, y, seed, steps, B), start=1):
+        g = torch.autograd.grad(torch.nn.functional.cross_entropy(net(xb), yb), params)
+        flat = torch.cat([t.reshape(-1) for t in g])
+        eps = ascent_direction(flat, rho, np.inf).split([t.numel() for t in g])
+        with torch.no_grad():
+            for p, e in zip(params, eps):
+                p.add_(e.view_as(p))
+        g_pert = torch.autograd.grad(torch.nn.functional.cross_entropy(net(xb), yb), params)
+        with torch.no_grad():
+            for p, e, gp in zip(params, eps, g_pert):
+                p.sub_(e.view_as(p)).sub_(lr * gp)
+        ours = _stacked_final("sam-linf", X, y, seed, k, B, rho, lr, hidden, 3)
+        gap = max(float((a - b.detach()).abs().max()) for a, b in zip(ours, params))
+        assert gap < 1e-12, f"step {k}: {gap:.3g}"
+    # the check can fail: the L2 step of the same rho is a different iterate
+    l2 = _stacked_final("sam", X, y, seed, steps, B, rho, lr, hidden, 3)
+    assert max(float((a - b.detach()).abs().max()) for a, b in zip(l2, params)) > 1e-6
+
+
+def test_asam_agrees_with_optim_sam_step_for_step():
+    """train_stacked's ASAM against samlib.optim.SAM (adaptive on the weights, not on the
+    biases, as in Kwon et al.'s code) on one member, like tests/test_sam_agreement.py."""
+    from samlib.optim import SAM
+
+    X, y = _toy(n=24, d=6)
+    seed, steps, B, rho, lr, hidden, offset = 5, 4, 8, 0.5, 0.2, (9,), 0.01
+    net = member_module(init_stacked_mlp([6, *hidden, 3], [seed]), 0).to(torch.float64)
+    weights = [p for n, p in net.named_parameters() if n.endswith("weight")]
+    biases = [p for n, p in net.named_parameters() if n.endswith("bias")]
+    opt = SAM([dict(params=weights, adaptive=True), dict(params=biases, adaptive=False)],
+              torch.optim.SGD, rho=rho, lr=lr, asam_offset=offset)
+    for k, (xb, yb) in enumerate(_member_batches(X, y, seed, steps, B), start=1):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(xb), yb).backward()
+        opt.first_step(zero_grad=True)
+        torch.nn.functional.cross_entropy(net(xb), yb).backward()
+        opt.second_step()
+        ours = _stacked_final("asam", X, y, seed, k, B, rho, lr, hidden, 3, asam_offset=offset)
+        gap = max(float((a - b.detach()).abs().max()) for a, b in zip(ours, net.parameters()))
+        assert gap < 1e-11, f"step {k}: {gap:.3g}"
+    # the comparison can fail: another offset, or SAM of the same rho, are other iterates
+    for other in (dict(method="asam", asam_offset=0.02), dict(method="sam")):
+        w = _stacked_final(other.pop("method"), X, y, seed, steps, B, rho, lr, hidden, 3, **other)
+        assert max(float((a - b.detach()).abs().max()) for a, b in zip(w, net.parameters())) > 1e-6
+
+
+@pytest.mark.parametrize("method", ["sam-linf", "asam"])
+def test_two_pass_methods_with_rho_zero_train_like_sgd(method):
+    X, y = _toy()
+    kw = dict(hidden=(8,), num_classes=3, batch_size=4, eval_every=100, dtype=torch.float64)
+    sgd = train_stacked("sgd", X, y, {}, seeds=[1], lr=0.1, grad_budget=10, **kw)
+    two = train_stacked(method, X, y, {}, seeds=[1], lr=0.1, rho=0.0, grad_budget=20, **kw)
+    for p, q in zip(sgd.params, two.params):
+        torch.testing.assert_close(p, q, rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("method", ["sam-linf", "asam"])
+def test_two_pass_methods_split_into_groups_like_one_run(method):
+    X, y = _toy()
+    kw = dict(seeds=[4, 5, 6], lr=0.05, rho=[0.01, 0.02, 0.03], hidden=(8,), num_classes=3,
+              batch_size=4, grad_budget=20, eval_every=10, dtype=torch.float64, asam_offset=0.05)
+    whole = train_stacked(method, X, y, {"train": (X, None)}, **kw)
+    split = train_stacked(method, X, y, {"train": (X, None)}, group_size=2, **kw)
+    for p, q in zip(whole.params, split.params):
+        torch.testing.assert_close(p, q)
+
+
+def test_asam_offset_is_validated():
+    X, y = _toy()
+    with pytest.raises(ValueError, match="asam_offset"):
+        train_stacked("asam", X, y, {}, seeds=[0], lr=0.1, rho=0.1, asam_offset=-1.0)

@@ -19,9 +19,19 @@ Methods (``g`` is the minibatch gradient, ``eta`` the learning rate):
   the step uses the mean of the chunk gradients, each at ``theta + eps_c``.
 - ``"ssam-f"`` / ``"ssam-d"``: sparse SAM (Mi et al. 2022): ``eps = rho (g/||g||) * mask``
   with a binary mask from :mod:`samlib.ssam` (Fisher or dynamic).
+- ``"sam-linf"``: SAM in the L-infinity ball (Foret et al. 2021, eq. 2 with ``p = inf``):
+  ``eps = rho sign(g)``, the maximiser of ``eps^T g`` over ``||eps||_inf <= rho``
+  (:func:`samlib.ascent.ascent_direction` with ``p = inf``, per member). Its Euclidean
+  length is ``rho sqrt(d)``: pass ``rho / sqrt(d)`` for a step as long as SAM's.
+- ``"asam"``: adaptive SAM (Kwon et al. 2021, eq. 9): ``eps = rho T^2 g / ||T g||`` with
+  ``T = |w| + asam_offset`` elementwise on the weight matrices and ``T = 1`` on the biases,
+  as in the authors' code (SamsungLabs/ASAM, ``asam.py``); :class:`samlib.optim.SAM` with
+  ``adaptive=True`` on the weights and ``adaptive=False`` on the biases takes the same step.
 
 SAM's perturbation uses :func:`samlib.ascent.ascent_scale` (a zero gradient gives
-``eps = 0``), SSAM's masks come from :mod:`samlib.ssam`.
+``eps = 0``), SSAM's masks come from :mod:`samlib.ssam`. SSAM, ``"sam-linf"`` and ``"asam"``
+take two explicit passes: form ``g``, perturb, and let the gradient at the perturbed point
+step the unperturbed weights.
 
 Budget: one *gradient evaluation* is one minibatch gradient; SGD and Adam spend one per
 step, SAM and its variants two, so at equal budget SAM takes half the steps.
@@ -63,8 +73,8 @@ __all__ = [
     "plot_mean_band",
 ]
 
-METHODS = ("sgd", "adam", "sam", "ssam-f", "ssam-d")
-_TWO_GRAD = ("sam", "ssam-f", "ssam-d")
+METHODS = ("sgd", "adam", "sam", "ssam-f", "ssam-d", "sam-linf", "asam")
+_TWO_GRAD = ("sam", "ssam-f", "ssam-d", "sam-linf", "asam")
 
 # ----------------------------------------------------------------------------------------
 # Training
@@ -155,6 +165,7 @@ def train_stacked(
     mask_every: int = 100,
     fisher_samples: int = 100,
     drop_fraction: float = 0.5,
+    asam_offset: float = 0.01,
     dtype: torch.dtype = torch.float32,
     group_size: int = 3,
 ) -> TrainHistory:
@@ -162,7 +173,7 @@ def train_stacked(
 
     Parameters
     ----------
-    method : {"sgd", "adam", "sam", "ssam-f", "ssam-d"}
+    method : {"sgd", "adam", "sam", "ssam-f", "ssam-d", "sam-linf", "asam"}
         See the module docstring.
     X_train : array (n, d)
         Training inputs, shared by all members.
@@ -174,7 +185,9 @@ def train_stacked(
     seeds : sequence of int
         One member per seed: it seeds that member's initialisation and its data order.
     lr, rho : float or sequence with one value per seed
-        Learning rate (> 0) and SAM radius (>= 0, ignored by SGD and Adam).
+        Learning rate (> 0) and SAM radius (>= 0, ignored by SGD and Adam); for
+        ``"sam-linf"`` the radius of the L-infinity ball, for ``"asam"`` that of the
+        ``T``-scaled ball ``||T^{-1} eps||_2 <= rho``.
     m : int, optional
         m-sharpness chunk size for ``"sam"`` (must divide ``batch_size``); ``None`` means
         ``m = batch_size``, plain SAM.
@@ -189,6 +202,8 @@ def train_stacked(
         between mask updates, examples per Fisher estimate (SSAM-F; these per-example
         gradients are recorded in ``extra["fisher_grad_evals"]``, not charged to the
         budget), initial drop fraction of the cosine drop-and-grow schedule (SSAM-D).
+    asam_offset : float
+        ASAM's offset ``eta`` in ``T = |w| + eta`` (>= 0; Kwon et al. 2021 use 0.01).
     dtype : torch.float32 or torch.float64
         Precision of weights, data and arithmetic. The initial weights are drawn in float32
         whatever ``dtype`` is, so both precisions start from the same point. Rounding errors
@@ -240,6 +255,7 @@ def train_stacked(
     lr_t = _per_member(lr, S, "lr", positive=True, dtype=dtype)
     rho_t = _per_member(rho, S, "rho", positive=False, dtype=dtype)
     group_size = check_int_at_least(group_size, 1, "group_size")
+    asam_offset = check_nonnegative(asam_offset, "asam_offset")
     if S > group_size and method not in ("ssam-f", "ssam-d"):
         y_all = np.asarray(y_train)
         parts = []
@@ -250,8 +266,8 @@ def train_stacked(
                 method, X_train, y_group, eval_sets, seeds=seeds[sl],
                 lr=lr_t[sl].tolist(), rho=rho_t[sl].tolist(), m=m, hidden=hidden,
                 num_classes=num_classes, batch_size=batch_size, grad_budget=grad_budget,
-                eval_every=eval_every, betas=betas, adam_eps=adam_eps, dtype=dtype,
-                group_size=group_size))
+                eval_every=eval_every, betas=betas, adam_eps=adam_eps, asam_offset=asam_offset,
+                dtype=dtype, group_size=group_size))
         return _join(parts)
 
     params = [p.to(dtype) for p in init_stacked_mlp([d, *hidden, num_classes], seeds)]
@@ -330,6 +346,18 @@ def train_stacked(
                 scale = ascent_scale(_global_norm(g), rho_t)  # eps-hat(0) = 0, as everywhere
                 pert = [p + gi * _bcast(scale, p) * mask[i] for i, (p, gi) in enumerate(zip(params, g))]
                 mlp_grad(pert, xb, yb, lr=lr_t, step_on=params)  # SAM's step, in place
+            elif method == "sam-linf":
+                # rho sign(g): ascent_direction(g, rho, inf) of each member (a zero entry stays 0)
+                pert = [p + torch.sign(gi) * _bcast(rho_t, p) for p, gi in zip(params, g)]
+                mlp_grad(pert, xb, yb, lr=lr_t, step_on=params)
+            elif method == "asam":
+                # T = |w| + offset on the weights (even slots), 1 on the biases (Kwon et al.'s code)
+                T = [p.abs().add_(asam_offset) if i % 2 == 0 else None for i, p in enumerate(params)]
+                Tg = [gi if t is None else t * gi for gi, t in zip(g, T)]
+                scale = ascent_scale(_global_norm(Tg), rho_t)  # rho / ||T g||, 0 if T g = 0
+                pert = [p + (tg if t is None else t * tg) * _bcast(scale, p)
+                        for p, tg, t in zip(params, Tg, T)]
+                mlp_grad(pert, xb, yb, lr=lr_t, step_on=params)
             if adam_fused is not None:
                 adam_fused.step()  # the .grad of every parameter is adam_grad
             elif method == "adam":
