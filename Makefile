@@ -9,7 +9,7 @@ NB ?= $(shell [ -x $(BIN)/python ] && $(BIN)/python tests/toc.py)
 # nbval runs notebooks in parallel on both cores, one notebook per worker.
 NBVAL_WORKERS ?= 2
 
-.PHONY: venv book book-strict test unit nbval nbval-forced browser execute lab clean
+.PHONY: venv book book-strict test unit nbval nbval-forced browser execute sweep lab clean
 
 # A second numerical configuration for nbval: an older OpenBLAS kernel and ATen vector width
 # than this machine's native ones, one thread instead of two (tests/kernels.py picks them).
@@ -66,6 +66,12 @@ execute: $(STAMP)
 	  echo "$$nb: executed in $$(( $$(date +%s) - t0 )) s"; \
 	done
 	$(BIN)/python -m samlib.ledger
+
+## Run the experiments chapter's MNIST protocol (samlib/studies/mnist_protocol.py) on all cores and
+## store one record per run in book/data/experiments/mnist5k; resumes where it stopped.
+## SWEEP_ARGS="--backend dask --scheduler tcp://host:8786" runs it on a Dask cluster.
+sweep: $(STAMP)
+	$(BIN)/python -m samlib.studies.mnist_protocol $(SWEEP_ARGS)
 
 ## Open the notebooks in JupyterLab with the book's environment.
 lab: $(STAMP)

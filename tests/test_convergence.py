@@ -355,3 +355,107 @@ def test_runner_rejects_junk_instead_of_truncating_it(kwargs, exc, match):
     base = dict(lr0=0.5, rho0=0.1, sigma=1.0, num_steps=10, replicates=2)
     with pytest.raises(exc, match=match):
         run_stochastic_sam(cauchy_log(2), 1.0, **{**base, **kwargs})
+
+
+# ----------------------------------------------------------------------------------------
+# Rate fits with the log factor, batching, records, the constant-rho floor, shared noise
+# ----------------------------------------------------------------------------------------
+from samlib.studies.convergence import (  # noqa: E402
+    SAMRunResult,
+    load_runs,
+    rate_envelope,
+    rate_fits,
+    recorded_specs,
+    run_spec,
+    sam_stationary_point,
+    save_runs,
+)
+
+
+def _synthetic(T, curve, R=8, seed=0, noise=0.01):
+    rng = np.random.default_rng(seed)
+    vals = curve(T.astype(float))[:, None] * (1 + noise * rng.standard_normal((T.size, R)))
+    return SAMRunResult(T=T, avg_sq_grad=vals, sq_grad_after=vals, f_after=vals, f_start=1.0,
+                        params={})
+
+
+def test_rate_fit_tests_the_log_factor():
+    T = log_grid(10**5)
+    runs = {"log": _synthetic(T, lambda t: np.log(t) / np.sqrt(t)),
+            "pure": _synthetic(T, lambda t: t**-0.5),
+            "slow": _synthetic(T, lambda t: t**-0.3)}
+    fits = {f.run: f for f in rate_fits(runs, [(1000, 100_000)], n_boot=50)}
+    assert fits["log"].log_exponent == pytest.approx(-0.5, abs=0.01)
+    assert fits["pure"].log_exponent < -0.55          # T^(-1/2) decays faster than the rate
+    assert fits["slow"].log_exponent > -0.45          # slower than the rate
+    for f in fits.values():                            # b = k - r - 1/2 on the same points
+        assert f.log_exponent == pytest.approx(f.slope - f.reference - 0.5, abs=1e-9)
+        assert f.log_exponent_low <= f.log_exponent <= f.log_exponent_high
+    lo, hi = rate_envelope(list(fits.values()))
+    assert lo == min(f.log_exponent_low for f in fits.values())
+    assert hi == max(f.log_exponent_high for f in fits.values())
+
+
+def test_rate_fits_reject_bad_windows():
+    T = log_grid(1000)
+    runs = {"a": _synthetic(T, lambda t: t**-0.5)}
+    with pytest.raises(ValueError, match="windows"):
+        rate_fits(runs, [(1, 100)])
+    with pytest.raises(ValueError, match="fewer than 3"):
+        rate_fits(runs, [(500, 600)])
+    with pytest.raises(ValueError, match="empty"):
+        rate_envelope([])
+
+
+def test_batched_keeps_the_mean_and_records_round_trip(tmp_path):
+    fn = tilted_pseudo_huber(3, c=0.5)
+    res = run_stochastic_sam(fn, 1.0, lr0=0.5, rho0=0.2, sigma=1.0, num_steps=50,
+                             replicates=12, seed=1)
+    b = res.batched(4)
+    assert b.replicates == 4 and b.params["batches"] == 4
+    np.testing.assert_allclose(b.avg_sq_grad.mean(1), res.avg_sq_grad.mean(1), rtol=1e-12)
+    with pytest.raises(ValueError, match="divide"):
+        res.batched(5)
+    assert res.x_mean_after.shape == (res.T.size, 3)
+    save_runs(tmp_path / "r.npz", {"x": b, "y": res})
+    back = load_runs(tmp_path / "r.npz")
+    assert list(back) == ["x", "y"]
+    np.testing.assert_array_equal(back["x"].avg_sq_grad, b.avg_sq_grad)
+    np.testing.assert_array_equal(back["y"].x_mean_after, res.x_mean_after)
+    assert back["y"].params == res.params
+
+
+def test_a_shorter_run_replays_the_start_of_a_recorded_spec():
+    spec = recorded_specs()["floor/stochastic, pseudo-Huber, rho=2"]
+    spec = {**spec, "run": {**spec["run"], "num_steps": 400, "replicates": 20}}
+    full = run_spec(spec)
+    part = run_spec(spec, num_steps=150, grid=full.T[full.T <= 150])
+    np.testing.assert_array_equal(part.avg_sq_grad, full.avg_sq_grad[:part.T.size])
+
+
+def test_sam_stationary_point_moves_only_on_an_asymmetric_function():
+    sym = tilted_pseudo_huber(10, c=0.0)
+    s, level = sam_stationary_point(sym, 2.0, 1.0, samples=4000)
+    assert abs(s) < 1e-6 and level < 1e-10
+    tilted = tilted_pseudo_huber(10, c=0.5)
+    x_min = 0.5 / math.sqrt(0.75)
+    pts = [sam_stationary_point(tilted, rho, 1.0, samples=4000) for rho in (0.5, 1.0, 2.0)]
+    assert all(p[0] > x_min for p in pts)
+    assert pts[0][1] < pts[1][1] < pts[2][1]          # the floor grows with rho
+    with pytest.raises(ValueError, match="sigma"):
+        sam_stationary_point(tilted, 1.0, 0.0)
+
+
+def test_rederived_bound_with_shared_noise_adds_the_cross_term():
+    T = np.array([1.0, 10.0, 100.0])
+    kw = dict(lr0=0.5, rho0=0.2, sigma=1.0, G=2.0, L=1.0)
+    a = rederived_bound(T, 1.0, 0.0, **kw)
+    b = rederived_bound(T, 1.0, 0.0, **kw, shared_noise=True)
+    np.testing.assert_allclose(b - a, 2.62 * 1.0 * 0.5 * 0.2 * 1.0 / np.sqrt(T))
+
+
+def test_shared_noise_rederived_bound_holds_on_a_short_run():
+    fn = cauchy_log(4)
+    res = run_stochastic_sam(fn, 2.0, lr0=2.0, rho0=0.3, sigma=1.0, num_steps=300,
+                             replicates=400, seed=5, shared_noise=True)
+    assert not compare_with_bounds(res, fn).rederived_violated.any()

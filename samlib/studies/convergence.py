@@ -59,6 +59,18 @@ __all__ = [
     "rate_slope",
     "BoundComparison",
     "compare_with_bounds",
+    "RateFit",
+    "rate_fits",
+    "rate_envelope",
+    "sam_stationary_point",
+    "save_runs",
+    "load_runs",
+    "landscape_of",
+    "recorded_specs",
+    "run_spec",
+    "record_all",
+    "FLOOR_RHOS",
+    "RECORD_BATCHES",
 ]
 
 #: How a step size or radius decays with the step index t: ``c0/sqrt(t)`` (Theorem 2) or constant ``c0``.
@@ -151,6 +163,8 @@ class SAMRunResult:
         ``f(x_1)``.
     params : dict
         The arguments of the run.
+    x_mean_after : ndarray, shape (m, d), optional
+        The mean over replicates of ``x_{T+1}`` (where the iterates concentrate).
     """
 
     T: np.ndarray
@@ -159,6 +173,7 @@ class SAMRunResult:
     f_after: np.ndarray
     f_start: float
     params: dict = field(default_factory=dict)
+    x_mean_after: np.ndarray | None = None
 
     @property
     def replicates(self) -> int:
@@ -169,6 +184,29 @@ class SAMRunResult:
         r = values.shape[1]
         se = values.std(axis=1, ddof=1) / math.sqrt(r) if r > 1 else np.zeros(values.shape[0])
         return values.mean(axis=1), se
+
+    def batched(self, batches: int) -> "SAMRunResult":
+        """The same run with its ``R`` replicate columns replaced by ``batches`` batch means.
+
+        Replicate ``r`` goes to batch ``r // (R / batches)``. The mean over the columns is unchanged and the
+        standard error of that mean computed from the batch means is still valid (the replicates are
+        independent), so :func:`compare_with_bounds` and the bootstrap of :func:`rate_fits` work on a
+        batched run; it is what the recorded runs of ``book/data/convergence`` store.
+        ``params["replicates"]`` keeps the number of runs.
+        """
+        batches = check_int_at_least(batches, 1, "batches")
+        r = self.replicates
+        if r % batches:
+            raise ValueError(f"batches must divide the replicates ({r}), got {batches}")
+
+        def shrink(a: np.ndarray) -> np.ndarray:
+            return a.reshape(a.shape[0], batches, r // batches).mean(axis=2)
+
+        return SAMRunResult(T=self.T.copy(), avg_sq_grad=shrink(self.avg_sq_grad),
+                            sq_grad_after=shrink(self.sq_grad_after), f_after=shrink(self.f_after),
+                            f_start=self.f_start, params={**self.params, "batches": batches},
+                            x_mean_after=None if self.x_mean_after is None
+                            else self.x_mean_after.copy())
 
 
 def _decayed(rule: DecayRule, c0: float, t: int) -> float:
@@ -292,6 +330,7 @@ def run_stochastic_sam(
     avg = np.empty((m, R))
     sq_after = np.empty((m, R))
     f_after = np.empty((m, R))
+    x_mean = np.empty((m, d))
     gi = 0
     t = 0
     while t < num_steps:
@@ -323,6 +362,7 @@ def run_stochastic_sam(
                 g_after = grad(x)
                 sq_after[gi] = (g_after * g_after).sum(1, dtype=torch.float64).numpy()
                 f_after[gi] = fn.torch_value(x.double()).numpy()
+                x_mean[gi] = x.double().mean(0).numpy()
                 gi = min(gi + 1, m - 1)
         acc_total += acc_block.sum(1, dtype=torch.float64)
 
@@ -330,7 +370,7 @@ def run_stochastic_sam(
                   replicates=R, lr_schedule=lr_schedule, rho_schedule=rho_schedule,
                   seed=seed, dtype=str(dtype), block=block, shared_noise=shared_noise)
     return SAMRunResult(T=grid, avg_sq_grad=avg, sq_grad_after=sq_after, f_after=f_after,
-                        f_start=f_start, params=params)
+                        f_start=f_start, params=params, x_mean_after=x_mean)
 
 
 # ----------------------------------------------------------------------------------------
@@ -348,6 +388,10 @@ def _bound_inputs(T: Any, f_start: Any, f_after: Any, lr0: Any, rho0: Any, sigma
     f_after = check_finite_array(f_after, "f_after")
     return (T, f_start, f_after, check_positive(lr0, "lr0"), check_nonnegative(rho0, "rho0"),
             check_nonnegative(sigma, "sigma"), check_nonnegative(G, "G"), check_nonnegative(L, "L"))
+
+
+#: An upper bound of zeta(3/2) = 2.6124.., the sum of t^(-3/2) over t >= 1.
+_ZETA_3_2_UPPER = 2.62
 
 
 def _representable(bound: np.ndarray, which: str) -> np.ndarray:
@@ -385,7 +429,8 @@ def theorem2_bound(T: np.ndarray, f_start: float, f_after: np.ndarray, *, lr0: f
 
 
 def rederived_bound(T: np.ndarray, f_start: float, f_after: np.ndarray, *, lr0: float,
-                    rho0: float, sigma: float, G: float, L: float) -> np.ndarray:
+                    rho0: float, sigma: float, G: float, L: float,
+                    shared_noise: bool = False) -> np.ndarray:
     """A bound re-derived under Assumptions 1-3 alone (no condition on lr0 or rho0).
 
     From L-smoothness, ``E<grad f(x), grad f(y)> >= ||grad f(x)||^2 - L G rho_t`` and
@@ -401,6 +446,13 @@ def rederived_bound(T: np.ndarray, f_start: float, f_after: np.ndarray, *, lr0: 
         \\frac{f(x_1) - \\mathbb E f(x_{T+1})}{\\eta_0\\sqrt T}
         + \\Bigl(LG\\rho_0 + \\frac{L\\eta_0}{2}(G^2 + \\sigma^2)\\Bigr)\\frac{1 + \\log T}{\\sqrt T}.
 
+    With ``shared_noise`` (one noise sample xi for both gradients of a step, as with one mini-batch) the
+    descent gradient ``grad f(y) + xi`` is no longer independent of ``y``: the cross term
+    ``2 E<grad f(y), xi> = 2 E<grad f(y) - grad f(x), xi> <= 2 L rho_t sigma`` enters
+    ``E||g(y)||^2``, and summing ``L^2 lr_t^2 rho_t sigma = L^2 lr0^2 rho0 sigma t^(-3/2)`` with
+    ``sum_t t^(-3/2) <= zeta(3/2) < 2.62`` adds ``2.62 L^2 lr0 rho0 sigma / sqrt(T)`` to the bound.
+    (The first-order term is unchanged: ``E<grad f(x_t), xi> = 0`` whatever ``y`` is.)
+
     Raises
     ------
     ValueError
@@ -411,6 +463,8 @@ def rederived_bound(T: np.ndarray, f_start: float, f_after: np.ndarray, *, lr0: 
         c1 = (f_start - f_after) / lr0
         c2 = L * G * rho0 + 0.5 * L * lr0 * (G**2 + sigma**2)
         bound = c1 / np.sqrt(T) + c2 * (1 + np.log(T)) / np.sqrt(T)
+        if shared_noise:
+            bound = bound + _ZETA_3_2_UPPER * L**2 * lr0 * rho0 * sigma / np.sqrt(T)
     return _representable(bound, "rederived_bound")
 
 
@@ -514,8 +568,8 @@ class BoundComparison:
 def compare_with_bounds(res: SAMRunResult, fn: Landscape, *, z: float = 3.0) -> BoundComparison:
     """Evaluate :func:`theorem2_bound` and :func:`rederived_bound` for a run, per replicate.
 
-    The constants are taken from ``res.params`` (``lr0, rho0, sigma``) and ``fn``
-    (``G, L``) whatever the schedules of the run, so for runs outside the theorem's
+    The constants are taken from ``res.params`` (``lr0, rho0, sigma``, and ``shared_noise`` for the
+    re-derived bound) and ``fn`` (``G, L``) whatever the schedules of the run, so for runs outside the theorem's
     conditions the bounds are "what the formula would give".
     """
     z = check_positive(z, "z")
@@ -527,7 +581,8 @@ def compare_with_bounds(res: SAMRunResult, fn: Landscape, *, z: float = 3.0) -> 
     lhs = res.avg_sq_grad
     literal = (lhs * T + res.sq_grad_after) / T
     stated = theorem2_bound(T, res.f_start, res.f_after, **kw)
-    rederived = rederived_bound(T, res.f_start, res.f_after, **kw)
+    rederived = rederived_bound(T, res.f_start, res.f_after, **kw,
+                                shared_noise=bool(p.get("shared_noise", False)))
     m, se = res.mean_se(lhs)
     sm, sse = res.mean_se(stated - lhs)
     lm, lse = res.mean_se(stated - literal)
@@ -536,3 +591,289 @@ def compare_with_bounds(res: SAMRunResult, fn: Landscape, *, z: float = 3.0) -> 
                            stated=stated.mean(1), rederived=rederived.mean(1),
                            stated_margin=sm, stated_margin_se=sse, literal_margin=lm,
                            literal_margin_se=lse, rederived_margin=rm, rederived_margin_se=rse, z=z)
+
+
+# ----------------------------------------------------------------------------------------
+# The rate, tested with its log factor, and how much the test depends on our choices
+# ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RateFit:
+    """The decay of one run's mean curve on one window ``lo <= T <= hi``.
+
+    ``slope`` is the log-log slope k of ``y ~ a T^k``; ``log_exponent`` is the exponent b of
+    ``y ~ a T^b log T`` (the slope of ``log(y / log T)``). On the same points ``b = k - r - 1/2``,
+    where ``r`` (``reference``) is the slope that ``log T / sqrt T`` itself has there
+    (``-1/2 + 1/log T`` locally), so ``b <= -1/2`` and ``k <= r`` say the same thing: the curve decays
+    at least as fast as ``log T / sqrt T``. A pure ``T^(-1/2)`` gives ``b = -1/2 - 1/log T < -1/2``.
+    ``*_low, *_high``: percentile bootstrap interval over the run's replicate (or batch) columns.
+    """
+
+    run: str
+    lo: int
+    hi: int
+    points: int
+    slope: float
+    slope_low: float
+    slope_high: float
+    log_exponent: float
+    log_exponent_low: float
+    log_exponent_high: float
+    reference: float
+
+
+def rate_fits(runs: dict[str, SAMRunResult], windows, *, n_boot: int = 400, seed: int = 0,
+              level: float = 0.95) -> list[RateFit]:
+    """Fit ``a T^k`` and ``a T^b log T`` to every run's mean curve on every window.
+
+    Parameters
+    ----------
+    runs : dict of str to SAMRunResult
+        Runs with at least two replicate (or batch) columns, for the bootstrap.
+    windows : sequence of (lo, hi)
+        Fitting windows in T, ``1 < lo < hi``; each must hold at least three grid points.
+    n_boot, seed, level
+        As in :func:`samlib.stats.loglog_slope` (the same resampled columns serve both fits).
+
+    Returns
+    -------
+    list of RateFit
+        One per run and window, in that order.
+    """
+    if not isinstance(runs, dict) or not runs:
+        raise ValueError(f"runs must be a non-empty dict of SAMRunResult, got {describe(runs)}")
+    wins = [(int(lo), int(hi)) for lo, hi in windows]
+    if not wins or any(not 1 < lo < hi for lo, hi in wins):
+        raise ValueError(f"windows must be pairs 1 < lo < hi, got {describe(windows)}")
+    out = []
+    for name, res in runs.items():
+        if not isinstance(res, SAMRunResult) or res.replicates < 2:
+            raise ValueError(f"runs[{name!r}] must be a SAMRunResult with >= 2 columns")
+        for lo, hi in wins:
+            keep = (res.T >= lo) & (res.T <= hi)
+            if keep.sum() < 3:
+                raise ValueError(f"window ({lo}, {hi}) holds fewer than 3 grid points of {name!r}")
+            t = res.T[keep].astype(float)
+            y = res.avg_sq_grad[keep]
+            k = loglog_slope(t, y, n_boot=n_boot, seed=seed, level=level)
+            b = loglog_slope(t, y / np.log(t)[:, None], n_boot=n_boot, seed=seed, level=level)
+            ref = loglog_slope(t, np.log(t) / np.sqrt(t))
+            out.append(RateFit(name, lo, hi, int(keep.sum()), k.slope, k.low, k.high,
+                               b.slope, b.low, b.high, ref))
+    return out
+
+
+def rate_envelope(fits: list[RateFit]) -> tuple[float, float]:
+    """``(min of the lower ends, max of the upper ends)`` of the ``log_exponent`` intervals of ``fits``.
+
+    The union of the Monte-Carlo intervals over every window and run: the range of exponents b that the
+    fit could have reported under any of these choices. It is a sensitivity range, not a confidence
+    interval with a stated coverage.
+    """
+    if not fits:
+        raise ValueError("fits must not be empty")
+    return (min(f.log_exponent_low for f in fits), max(f.log_exponent_high for f in fits))
+
+
+# ----------------------------------------------------------------------------------------
+# The constant-rho floor: a mechanism that predicts its level
+# ----------------------------------------------------------------------------------------
+def sam_stationary_point(fn: Landscape, rho: float, sigma: float, *, samples: int = 100_000,
+                         seed: int = 0, bracket: float = 5.0) -> tuple[float, float]:
+    """Where stochastic SAM with a constant radius stalls on a separable landscape: the predicted floor.
+
+    With decaying steps the iterates settle where the *expected* SAM step vanishes,
+
+    .. math::
+
+        \\mathbb E_\\xi\\, \\nabla f\\bigl(x + \\rho\\, (\\nabla f(x) + \\xi)/\\|\\nabla f(x) + \\xi\\|\\bigr) = 0,
+        \\qquad \\xi \\sim \\mathcal N(0, \\tfrac{\\sigma^2}{d} I_d),
+
+    i.e. where the gradient of :math:`f` averaged over the (noisy) ascent points is zero, not where
+    :math:`\\nabla f` is. When the noise dominates, the ascent direction is nearly uniform on the sphere
+    and this average is the gradient of :math:`f` smoothed over the sphere of radius :math:`\\rho`, whose
+    zero moves away from the minimiser of :math:`f` when :math:`f` is asymmetric (for an even
+    :math:`h` it stays at 0). For :math:`f(x) = \\sum_i h(x_i)`, by the symmetry of the coordinates the
+    point is :math:`s^*\\mathbf 1`; it is found by bisection on :math:`s` with one fixed sample of
+    :math:`\\xi` (common random numbers make the Monte-Carlo average a smooth function of :math:`s`), and
+    the predicted floor is :math:`\\|\\nabla f(s^*\\mathbf 1)\\|^2 = d\\,h'(s^*)^2`.
+
+    Parameters
+    ----------
+    fn : Landscape
+        Separable, with a torch gradient, its minimiser on the diagonal and a root of the averaged
+        gradient within ``bracket`` of it (e.g. :func:`tilted_pseudo_huber`).
+    rho, sigma : float
+        Constant radius (``> 0``) and noise level (``> 0``; without noise the ascent direction is
+        :math:`\\pm\\mathbf 1/\\sqrt d` and the averaged gradient jumps across the minimiser instead of
+        vanishing elsewhere, so there is no displaced stationary point).
+    samples, seed : int
+        Monte-Carlo sample of :math:`\\xi` (used with its mirror image, ``2 * samples`` points).
+
+    Returns
+    -------
+    (s_star, level) : tuple of float
+    """
+    from scipy.optimize import brentq
+
+    if not isinstance(fn, Landscape) or fn.torch_grad is None or not fn.minima:
+        raise ValueError(f"fn must be a Landscape with a torch gradient and a minimiser, got {describe(fn)}")
+    rho = check_positive(rho, "rho")
+    sigma = check_positive(sigma, "sigma")
+    samples = check_int_at_least(samples, 1, "samples")
+    d = fn.dim
+    gen = torch.Generator().manual_seed(check_int_at_least(seed, 0, "seed"))
+    xi = torch.randn(samples, d, generator=gen, dtype=torch.float64) * (sigma / math.sqrt(d))
+    xi = torch.cat([xi, -xi])  # antithetic pairs: for an even h the average is exactly odd in s
+
+    def mean_step(s: float) -> float:
+        x = torch.full((1, d), s, dtype=torch.float64)
+        g = fn.torch_grad(x) + xi
+        y = x + rho * g / g.norm(dim=1, keepdim=True)
+        return float(fn.torch_grad(y).sum(1).mean())  # the diagonal component, times sqrt(d)
+
+    x0 = float(np.asarray(fn.minima[0]).ravel()[0])
+    s_star = brentq(mean_step, x0 - bracket, x0 + bracket, xtol=1e-12)
+    g = fn.torch_grad(torch.full((1, d), s_star, dtype=torch.float64))
+    return float(s_star), float((g * g).sum())
+
+
+# ----------------------------------------------------------------------------------------
+# Recorded runs (book/data/convergence): long runs stored as batch means, replayed in part
+# ----------------------------------------------------------------------------------------
+def save_runs(path, runs: dict[str, SAMRunResult]) -> None:
+    """Store runs in one compressed ``.npz`` (arrays per run, parameters as JSON)."""
+    import json
+
+    arrays = {}
+    for k, (name, res) in enumerate(runs.items()):
+        arrays[f"{k}.T"] = res.T
+        arrays[f"{k}.avg_sq_grad"] = res.avg_sq_grad
+        arrays[f"{k}.sq_grad_after"] = res.sq_grad_after
+        arrays[f"{k}.f_after"] = res.f_after
+        if res.x_mean_after is not None:
+            arrays[f"{k}.x_mean_after"] = res.x_mean_after
+    meta = [dict(name=name, f_start=res.f_start, params=res.params) for name, res in runs.items()]
+    np.savez_compressed(path, meta=np.array(json.dumps(meta)), **arrays)
+
+
+def load_runs(path) -> dict[str, SAMRunResult]:
+    """Read runs written by :func:`save_runs`."""
+    import json
+
+    with np.load(path) as z:
+        meta = json.loads(str(z["meta"]))
+        out = {}
+        for k, m in enumerate(meta):
+            x_mean = z[f"{k}.x_mean_after"] if f"{k}.x_mean_after" in z else None
+            out[m["name"]] = SAMRunResult(T=z[f"{k}.T"], avg_sq_grad=z[f"{k}.avg_sq_grad"],
+                                          sq_grad_after=z[f"{k}.sq_grad_after"],
+                                          f_after=z[f"{k}.f_after"], f_start=m["f_start"],
+                                          params=m["params"], x_mean_after=x_mean)
+    return out
+
+
+def landscape_of(spec: dict) -> Landscape:
+    """The landscape of an entry of :func:`recorded_specs`."""
+    if spec["function"] == "tilted_pseudo_huber":
+        return tilted_pseudo_huber(spec["d"], c=spec["c"])
+    if spec["function"] == "cauchy_log":
+        return cauchy_log(spec["d"])
+    raise ValueError(f"unknown function {spec['function']!r}")
+
+
+def recorded_specs() -> dict[str, dict]:
+    """The recorded runs of ``book/data/convergence/runs.npz``: name -> landscape, start and run arguments.
+
+    Four groups: ``main/*`` (the chapter's main runs), ``noise/*`` (started at the minimiser, where the
+    noise sets the gradient: the rate test across landscapes), ``shared/*`` (one noise sample for both
+    gradients of a step) and ``floor/*`` (constant radius rho, decaying step, stochastic and
+    deterministic).
+    """
+    main = dict(lr0=0.5, rho0=0.2, sigma=1.0)
+    big = dict(num_steps=100_000, replicates=1000)
+    lands = {
+        "pseudo-Huber c=0.5 d=10": dict(function="tilted_pseudo_huber", d=10, c=0.5),
+        "pseudo-Huber c=0.8 d=10": dict(function="tilted_pseudo_huber", d=10, c=0.8),
+        "pseudo-Huber c=0.5 d=3": dict(function="tilted_pseudo_huber", d=3, c=0.5),
+        "Cauchy d=10": dict(function="cauchy_log", d=10),
+    }
+    specs = {}
+    for k, (name, land) in enumerate(lands.items()):
+        specs[f"noise/{name}"] = dict(land=land, start="minimiser",
+                                      run=dict(**main, **big, seed=8 + 100 * k))
+    huber = lands["pseudo-Huber c=0.5 d=10"]
+    cauchy = lands["Cauchy d=10"]
+    specs["main/tilted pseudo-Huber"] = dict(land=huber, start=2.0, run=dict(**main, **big, seed=7))
+    specs["main/Cauchy log"] = dict(land=cauchy, start=3.0, run=dict(**main, **big, seed=7))
+    shared = dict(shared_noise=True)
+    specs["shared/main, pseudo-Huber"] = dict(land=huber, start=2.0, run=dict(**main, **big, seed=7, **shared))
+    specs["shared/main, Cauchy"] = dict(land=cauchy, start=3.0, run=dict(**main, **big, seed=7, **shared))
+    specs["shared/at the minimiser, pseudo-Huber"] = dict(land=huber, start="minimiser",
+                                                           run=dict(**main, **big, seed=8, **shared))
+    for k, (name, land) in enumerate((("pseudo-Huber", huber), ("Cauchy", cauchy))):
+        specs[f"shared/eta0 = 20, {name}"] = dict(
+            land=land, start=0.5, run=dict(lr0=20.0, rho0=0.1, sigma=0.1, num_steps=20_000,
+                                           replicates=200, seed=24 + k, **shared))
+    lands_floor = {"pseudo-Huber": huber,
+                   "symmetric pseudo-Huber": dict(function="tilted_pseudo_huber", d=10, c=0.0),
+                   "Cauchy": cauchy}
+    for name, land in lands_floor.items():
+        for j, rho in enumerate(FLOOR_RHOS):
+            # deterministic runs converge fast (no noise): 2e4 steps show it
+            for sigma, reps, steps, kind in ((1.0, 200, 50_000, "stochastic"),
+                                             (0.0, 1, 20_000, "deterministic")):
+                specs[f"floor/{kind}, {name}, rho={rho:g}"] = dict(
+                    land=land, start=2.0 if name != "Cauchy" else 3.0,
+                    run=dict(lr0=0.5, rho0=rho, sigma=sigma, num_steps=steps, replicates=reps,
+                             seed=300 + j, rho_schedule="constant"))
+    return specs
+
+
+#: Constant radii of the floor study.
+FLOOR_RHOS = (0.25, 0.5, 1.0, 2.0, 4.0)
+
+#: Batches the recorded runs keep (replicates are averaged in groups): 40 for the rate runs, 20 for the
+#: floor runs (a single deterministic replicate is kept as it is).
+RECORD_BATCHES = {"main": 40, "noise": 40, "shared": 40, "floor": 20}
+
+
+def run_spec(spec: dict, *, num_steps: int | None = None, grid: np.ndarray | None = None) -> SAMRunResult:
+    """Run one entry of :func:`recorded_specs` (optionally only its first ``num_steps`` steps).
+
+    The noise is drawn in blocks of steps, so the first ``num_steps`` steps of the full run are
+    reproduced exactly by a shorter run with the same arguments: that is how the notebook replays a
+    sample of a recorded run.
+    """
+    fn = landscape_of(spec["land"])
+    start = spec["start"]
+    if start == "minimiser":
+        start = np.asarray(fn.minima[0], dtype=float)
+    kw = dict(spec["run"])
+    if num_steps is not None:
+        kw["num_steps"] = num_steps
+    return run_stochastic_sam(fn, start, grid=grid, **kw)
+
+
+def record_all(path, *, names=None) -> dict[str, SAMRunResult]:
+    """Run every recorded spec (or only ``names``), batch it and save it to ``path`` (:func:`save_runs`).
+
+    With ``names`` the other runs already in ``path`` are kept.
+    """
+    import pathlib
+
+    specs = recorded_specs()
+    runs = load_runs(path) if names and pathlib.Path(path).exists() else {}
+    for name in names or specs:
+        res = run_spec(specs[name])
+        b = RECORD_BATCHES[name.split("/")[0]]
+        runs[name] = res.batched(b) if res.replicates > 1 else res
+        print(f"recorded {name}", flush=True)
+    save_runs(path, runs)
+    return runs
+
+
+if __name__ == "__main__":  # python -m samlib.studies.convergence PATH.npz [NAME ...]
+    import sys
+
+    torch.set_num_threads(1)
+    record_all(sys.argv[1], names=sys.argv[2:] or None)
