@@ -195,6 +195,17 @@ def stage_configs(stage: str, store: str, *, splits: Sequence[int] = (0, 1, 2),
     return out
 
 
+def _prefix_run(record: Mapping[str, Any], grad_evals: int) -> tuple[int, dict[str, Any]]:
+    """Re-run a record's configuration up to ``grad_evals``; the number of evaluation points and the result."""
+    grad_evals = check_int_at_least(grad_evals, 1, "grad_evals")
+    points = record["result"]["grad_evals"]
+    if grad_evals not in points:
+        raise ValueError(f"grad_evals must be one of the record's evaluation points, got {grad_evals}")
+    if record["config"]["method"] == "ssam-d":
+        raise ValueError("SSAM-D's mask schedule depends on the budget: replay the whole record")
+    return points.index(grad_evals) + 1, run(dict(record["config"], grad_budget=grad_evals))
+
+
 def replay_prefix(record: Mapping[str, Any], grad_evals: int, *, rtol: float = 0.0,
                   atol: float = 0.0) -> dict[str, Any]:
     """Re-run a record's configuration for its first ``grad_evals`` evaluations and compare.
@@ -210,15 +221,7 @@ def replay_prefix(record: Mapping[str, Any], grad_evals: int, *, rtol: float = 0
     samlib.sweeps.ReplayMismatch
         A value differs beyond the tolerance.
     """
-    grad_evals = check_int_at_least(grad_evals, 1, "grad_evals")
-    points = record["result"]["grad_evals"]
-    if grad_evals not in points:
-        raise ValueError(f"grad_evals must be one of the record's evaluation points, got {grad_evals}")
-    if record["config"]["method"] == "ssam-d":
-        raise ValueError("SSAM-D's mask schedule depends on the budget: replay the whole record")
-    k = points.index(grad_evals) + 1
-    short = dict(record["config"], grad_budget=grad_evals)
-    fresh = run(short)
+    k, fresh = _prefix_run(record, grad_evals)
     res = record["result"]
     head = {"grad_evals": res["grad_evals"][:k], "epochs": res["epochs"][:k],
             "metrics": {n: v[:k] for n, v in res["metrics"].items()}}
@@ -256,13 +259,9 @@ def replay_within_spread(record: Mapping[str, Any], grad_evals: int, fraction: f
     ValueError
         ``grad_evals`` is not one of the record's evaluation points, or ``fraction`` is negative.
     """
-    grad_evals = check_int_at_least(grad_evals, 1, "grad_evals")
     fraction = check_nonnegative(fraction, "fraction")
+    k, fresh = _prefix_run(record, grad_evals)
     res = record["result"]
-    if grad_evals not in res["grad_evals"]:
-        raise ValueError(f"grad_evals must be one of the record's evaluation points, got {grad_evals}")
-    k = res["grad_evals"].index(grad_evals) + 1
-    fresh = run(dict(record["config"], grad_budget=grad_evals))
     if fresh["grad_evals"] != res["grad_evals"][:k] or fresh["epochs"] != res["epochs"][:k]:
         raise sweeps.ReplayMismatch("the replay's evaluation points differ from the record's")
     worst = 0.0
