@@ -612,6 +612,13 @@ def _filled(text: str, cid: str, rec: Mapping[str, Any] | None) -> str:
         return _PLACEHOLDER.sub(lambda mt: f"{UNRECORDED}({mt.group(1)})", str(text))
 
 
+#: Headings of the ledger's parts (an entry's optional ``part`` field; absent means Part I).
+_PART_TITLES = {
+    "I": "Part I: the review's claims",
+    "II": "Part II: the review's open questions, and what came after",
+}
+
+
 def render_ledger_page(path: str | os.PathLike | None = None) -> str:
     """Return the MyST source of the ledger page for the ledger at ``path``.
 
@@ -633,14 +640,22 @@ def render_ledger_page(path: str | os.PathLike | None = None) -> str:
         return ", ".join(f"{{ref}}`{ev['label']}`" for ev in (e["evidence"] or [])) or "—"
 
     lines = [_PAGE_HEAD, "## Summary", "", f"Totals: {summary} ({len(entries)} claims).", ""]
-    lines.append("| ID | review | verdict | evidence |")
-    lines.append("|---|---|---|---|")
+    parts: dict[str, list[str]] = {}
     for cid, e in entries.items():
-        lines.append(
-            f"| {{ref}}`{cid} <{claim_label(cid)}>` | {_cell(e['section'])} | **{e['verdict']}** "
-            f"| {evidence_links(e)} |"
-        )
-    lines += ["", "## The claims one by one", ""]
+        parts.setdefault(str(e.get("part", "I")), []).append(cid)
+    for part, ids in parts.items():
+        if len(parts) > 1:
+            lines += [f"### {_PART_TITLES.get(part, 'Part ' + part)}", ""]
+        lines.append("| ID | review | verdict | evidence |")
+        lines.append("|---|---|---|---|")
+        for cid in ids:
+            e = entries[cid]
+            lines.append(
+                f"| {{ref}}`{cid} <{claim_label(cid)}>` | {_cell(e['section'])} | **{e['verdict']}** "
+                f"| {evidence_links(e)} |"
+            )
+        lines.append("")
+    lines += ["## The claims one by one", ""]
     for cid, e in entries.items():
         rec = records.get(cid)
         lines += [

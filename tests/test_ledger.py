@@ -40,8 +40,19 @@ def entries():
     return ledger.load_ledger()
 
 
+# The Part II IDs fixed by the project's OPEN-QUESTIONS.md (shared/OPEN-QUESTIONS.md), in its order.
+PART2_IDS = [
+    "q1-gradient-norm-penalty", "q1-three-problems", "q1-more-ascent-steps", "q2-constant-rho-floor",
+    "q2-usam-threshold", "q3-wen-lmax", "q3-wen-trace", "q3-sam-edge", "q4-msam-sparsity",
+    "q5-reparametrisation", "q5-sharpness-correlation", "q6-logit-reweighting", "q6-jacobian-effect",
+    "q7-sgd-vs-adam", "q8-asam", "q8-gsam", "q8-ssam",
+]
+
+
 def test_ledger_holds_exactly_the_fixed_ids(entries):
-    assert list(entries) == FIXED_IDS
+    assert list(entries) == FIXED_IDS + PART2_IDS
+    assert all(entries[cid].get("part", "I") == "I" for cid in FIXED_IDS)
+    assert all(entries[cid].get("part") == "II" for cid in PART2_IDS)
 
 
 def test_fixed_ids_match_shared_claims_file_when_present():
@@ -50,6 +61,14 @@ def test_fixed_ids_match_shared_claims_file_when_present():
         pytest.skip("shared/CLAIMS.md is not beside this checkout")
     ids = re.findall(r"^\| `([a-z0-9-]+)` \|", claims_md.read_text(encoding="utf-8"), re.M)
     assert ids == FIXED_IDS
+
+
+def test_part2_ids_match_shared_open_questions_file_when_present():
+    oq_md = ROOT.parent / "shared" / "OPEN-QUESTIONS.md"
+    if not oq_md.exists():
+        pytest.skip("shared/OPEN-QUESTIONS.md is not beside this checkout")
+    ids = re.findall(r"^\| `([a-z0-9-]+)` \|", oq_md.read_text(encoding="utf-8"), re.M)
+    assert ids == PART2_IDS
 
 
 def test_settled_entries_have_evidence_that_calls_the_check(entries):
