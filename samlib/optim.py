@@ -51,32 +51,30 @@ def _normal_range(dtype: torch.dtype) -> tuple[float, float]:
 def _global_norm(tensors: list[torch.Tensor]) -> float:
     """:math:`\\lVert (t_1, \\dots, t_n)\\rVert_2` as a float, free of overflow and underflow.
 
-    The fast path sums squares in the tensors' own dtype (``torch.dot``, a quarter faster on
-    CPU than ``torch.linalg.vector_norm`` or ``torch._foreach_norm``, which square in that dtype
-    too): a float16 vector of norm above 256 or a float32 one above 1.8e19 gives inf, and
-    float32 entries below 1e-19 square to 0, which would silently turn SAM into SGD.  The fast
-    result is kept when the sum exceeds ``numel * tiny`` (then underflowed squares change it by
-    less than one rounding); otherwise the norm is recomputed scaled by :math:`\\max|t|` in
-    float64, the classic remedy (Blue, 1978; LAPACK's ``dnrm2``), which torch does not offer.
+    The fast path takes the tensors' own 2-norms in one ``torch._foreach_norm`` call (one
+    dispatch for all of them: per-tensor ``torch.dot`` plus ``.item()`` cost twice the Python
+    overhead, which at batch 10 is a tenth of an SGD step) and sums their squares in float64.
+    torch squares in the tensors' dtype, so a float16 vector of norm above 65504 or a float32
+    one above 3.4e38 gives inf, and float32 entries below 1e-19 square to 0, which would
+    silently turn SAM into SGD.  The fast result is kept when the sum exceeds ``numel * tiny``
+    (then underflowed squares change it by less than one rounding); otherwise the norm is
+    recomputed scaled by :math:`\\max|t|` in float64, the classic remedy (Blue, 1978; LAPACK's
+    ``dnrm2``), which torch does not offer.
     """
-    flat = [t if t.dim() == 1 else t.reshape(-1) for t in tensors]
-    sum_sq = math.fsum([torch.dot(t, t).item() for t in flat])
-    if math.isfinite(sum_sq) and sum_sq >= _underflow_bound(flat):
+    sum_sq = math.fsum([n.item() ** 2 for n in torch._foreach_norm(tensors)])
+    if math.isfinite(sum_sq) and sum_sq >= _underflow_bound(tensors):
         return math.sqrt(sum_sq)
-    flat = [t for t in flat if t.numel()]
+    flat = [t.reshape(-1) for t in tensors if t.numel()]
     big = max((t.abs().max().item() for t in flat), default=0.0)
     if big == 0.0 or not math.isfinite(big):
         return big  # exactly zero, or inf/nan entries
     return big * math.hypot(*(torch.linalg.vector_norm(t.double() / big).item() for t in flat))
 
 
-def _underflow_bound(flat: list[torch.Tensor]) -> float:
+def _underflow_bound(tensors: list[torch.Tensor]) -> float:
     """``numel * tiny``: below it a sum of squares may have lost squares to underflow."""
-    tiny = _normal_range(flat[0].dtype)[0]
-    for t in flat:
-        if t.dtype is not flat[0].dtype:
-            tiny = max(tiny, _normal_range(t.dtype)[0])
-    return sum(t.numel() for t in flat) * tiny
+    tiny = max(_normal_range(t.dtype)[0] for t in {t.dtype: t for t in tensors}.values())
+    return sum(t.numel() for t in tensors) * tiny
 
 
 class SAM(torch.optim.Optimizer):
@@ -282,19 +280,26 @@ class SAM(torch.optim.Optimizer):
     def _perturbed(self, params: list[torch.Tensor], grads: list[torch.Tensor],
                    a: list[torch.Tensor | None] | None, rho: float, norm: float,
                    ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        """``(p, w, w + rho a g/||b||)`` per parameter (``a=None`` means 1), into spare buffers."""
+        """``(p, w, w + rho a g/||b||)`` per parameter (``a=None`` means 1), into spare buffers.
+
+        The buffers are reused from step to step: a fresh 2 MB tensor per step costs page
+        faults that made a step of the book's MLP twice as slow (benchmarks/sam_step.py).
+        """
         coef, spare, out = rho / norm, self._spare, []
-        for i, (p, g) in enumerate(zip(params, grads)):
-            w, buf, ai = p.data, spare.get(id(p)), None if a is None else a[i]
+        lows, highs = zip(*(_normal_range(d) for d in {p.dtype for p in params}))
+        fused = max(lows) <= coef <= min(highs)  # else coef is no normal number of some dtype
+        for i, p in enumerate(params):
+            w, g = p.data, grads[i]
+            buf = spare.get(id(p))
             if buf is None or buf.shape != w.shape or buf.dtype != w.dtype or buf.device != w.device:
                 buf = torch.empty_like(w)
-            smallest, largest = _normal_range(w.dtype)
-            if smallest <= coef <= largest:  # one fused pass; torch rounds alpha to w's dtype
+            ai = None if a is None else a[i]
+            if fused:  # one fused pass; torch rounds alpha to w's dtype
                 if ai is None:
                     torch.add(w, g, alpha=coef, out=buf)
                 else:
                     torch.addcmul(w, ai, g, value=coef, out=buf)
-            else:  # coef is not a normal number of w's dtype (float16, or a tiny norm): float64
+            else:  # float16, or a tiny norm: in float64
                 eps = g.double() / norm * rho
                 torch.add(w, eps if ai is None else eps * ai, out=buf)
             out.append((p, w, buf))
