@@ -79,7 +79,23 @@ def test_stages_chain_through_the_records(tmp_path):
         ("sgd", mp.GRIDS["sgd"][2], None), ("adam", mp.GRIDS["adam"][1], None),
         ("sam", mp.GRIDS["sgd"][2], mp.GRIDS["rho"][0])]
     assert all(c["part"] == "test" for c in main)
-    assert len(mp.stage_configs("label-noise", tmp_path, splits=[0])) == 2 * len(mp.NOISE)
+    with pytest.raises(FileNotFoundError):  # label noise needs its own tuning records
+        mp.stage_configs("label-noise", tmp_path, splits=[0])
+    tune_noise = mp.stage_configs("tune-noise", tmp_path, splits=[0])
+    assert len(tune_noise) == 2 * len(mp.NOISE)
+    assert all(c["part"] == "validation" and c["label_noise"] in mp.NOISE for c in tune_noise)
+    for c in tune_noise:  # noisy labels choose other values than clean ones: the last grid value
+        loss = [[1.0] * 4, [1.0, 1.0, 1.0, 0.1]]
+        sweeps._write_atomic(tmp_path / f"{sweeps.config_key(c)}.json",
+                             {"config": c, "result": {"metrics": {"val_loss": loss}}})
+    noise = mp.stage_configs("label-noise", tmp_path, splits=[0], seeds=[0, 1])
+    assert [(c["method"], c["lr"], c.get("rho"), c["label_noise"]) for c in noise] == [
+        (m, lr, rho, frac) for frac in mp.NOISE for m, lr, rho in
+        (("sgd", mp.GRIDS["sgd"][3], None), ("sam", mp.GRIDS["sgd"][2], mp.GRIDS["rho"][3]))]
+    assert all(c["part"] == "test+val" for c in noise)
+    ssam = mp.stage_configs("ssam", tmp_path, splits=[0], seeds=[0, 1])
+    assert [c["method"] for c in ssam] == ["ssam-f", "ssam-d"]
+    assert all(c["rho"] == mp.GRIDS["rho"][0] and c["part"] == "test" for c in ssam)
 
 
 def test_bad_configs_are_refused_by_name():

@@ -18,9 +18,19 @@ records of an earlier one (:func:`stage_configs`):
     with their validation choices, one member per seed.
 ``"m-sharpness"``
     Per split and m: SAM with the radius chosen for that m, one member per seed.
+``"tune-noise"``
+    Per split and noise level, on the validation part with corrupted training labels (the 200 held-out
+    images keep their true labels): SGD's learning-rate grid, and SAM's radius grid at SGD's clean
+    learning rate. Each method gets the same number of trials (four), and its choice for noisy labels
+    is made on noisy training data, not carried over from the clean runs.
 ``"label-noise"``
-    Per split and noise level: SGD and SAM trained on the fit part with corrupted labels, evaluated on
-    the clean validation and test images, so a best epoch can be chosen on validation.
+    Per split and noise level: SGD and SAM, with their noisy-label choices, trained on the fit part with
+    corrupted labels, evaluated on the clean validation and test images, so a best epoch can be chosen
+    on validation.
+``"ssam"``
+    Per split: sparse SAM (SSAM-F and SSAM-D, half of the weights unperturbed) with the radius and
+    learning rate of SAM's ``m = 10`` run of the m-sharpness stage, which is plain SAM at the same
+    budget: the pair to compare with.
 
 Nothing is tuned on test images. The learning rate is constant, so the first ``k`` gradient
 evaluations of a run do not depend on its budget: :func:`replay_prefix` re-runs a record's
@@ -45,6 +55,7 @@ from samlib.studies.experiments import train_stacked
 __all__ = [
     "RUN",
     "STORE",
+    "DIGITS_STORE",
     "STAGES",
     "GRIDS",
     "run",
@@ -61,9 +72,11 @@ __all__ = [
 
 #: Where the records of the experiments chapter live (in a checkout of the repository).
 STORE = str(Path(__file__).resolve().parents[2] / "book" / "data" / "experiments" / "mnist5k")
+#: The same protocol on scikit-learn's 8x8 digits, the second data set.
+DIGITS_STORE = str(Path(STORE).parent / "digits")
 #: The run function as :mod:`samlib.sweeps` names it in every record.
 RUN = "samlib.studies.mnist_protocol:run"
-STAGES = ("tune", "tune-rho", "main", "m-sharpness", "label-noise")
+STAGES = ("tune", "tune-rho", "main", "m-sharpness", "tune-noise", "label-noise", "ssam")
 #: Validation grids (the experiments chapter's grids on the digits).
 GRIDS = {"sgd": [0.03, 0.1, 0.3, 1.0], "adam": [3e-4, 1e-3, 3e-3, 1e-2], "rho": [0.01, 0.03, 0.1, 0.3]}
 N_TRAIN, N_VAL = 1000, 200
@@ -187,11 +200,22 @@ def stage_configs(stage: str, store: str, *, splits: Sequence[int] = (0, 1, 2),
                     dict(test, method="sam", seeds=seeds, lr=lr_sgd, rho=rho_sam)]
         elif stage == "m-sharpness":
             out += [dict(test2, method="sam", seeds=seeds, lr=lr_sgd, rho=rho_m[m], m=m) for m in M_VALUES]
-        else:  # label-noise
+        elif stage == "ssam":
+            out += [dict(test2, method=method, seeds=seeds, lr=lr_sgd, rho=rho_m[10])
+                    for method in ("ssam-f", "ssam-d")]
+        else:  # tune-noise, label-noise
+            noisy_grid = {frac: [dict(val2, method="sgd", seeds=grid_seed, lr=GRIDS["sgd"], label_noise=frac),
+                                 dict(val2, method="sam", seeds=grid_seed, lr=lr_sgd, rho=GRIDS["rho"],
+                                      label_noise=frac)] for frac in NOISE}
+            if stage == "tune-noise":
+                out += [c for frac in NOISE for c in noisy_grid[frac]]
+                continue
             tv = _base(split, "test+val", SECONDARY_BUDGET, dataset, dtype)
-            out += [dict(tv, method=method, seeds=seeds, lr=lr_sgd, label_noise=frac,
-                         **({"rho": rho_sam} if method == "sam" else {}))
-                    for frac in NOISE for method in ("sgd", "sam")]
+            for frac in NOISE:
+                rec_sgd_n, rec_sam_n = sweeps.load_records(noisy_grid[frac], store)
+                out += [dict(tv, method="sgd", seeds=seeds, lr=choose(rec_sgd_n, "lr"), label_noise=frac),
+                        dict(tv, method="sam", seeds=seeds, lr=lr_sgd, rho=choose(rec_sam_n, "rho"),
+                             label_noise=frac)]
     return out
 
 
@@ -318,7 +342,8 @@ def run_protocol(store: str, stages: Sequence[str] = STAGES, **kwargs: Any) -> N
 
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Run the experiments chapter's MNIST protocol as a recorded sweep.")
-    ap.add_argument("--store", default="book/data/experiments/mnist5k")
+    ap.add_argument("--dataset", default="mnist5k", choices=("mnist5k", "digits"))
+    ap.add_argument("--store", default=None, help="default: book/data/experiments/<dataset>")
     ap.add_argument("--stages", nargs="*", default=list(STAGES), choices=STAGES)
     ap.add_argument("--n-jobs", type=int, default=-1)
     ap.add_argument("--backend", default="loky", choices=("loky", "dask"))
@@ -326,8 +351,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--splits", type=int, nargs="+", default=[0, 1, 2],
                     help="seeds of the 1000/4000 splits (the chapter reads splits 0, 1, 2)")
     args = ap.parse_args(argv)
-    run_protocol(args.store, args.stages, n_jobs=args.n_jobs, backend=args.backend, scheduler=args.scheduler,
-                 splits=args.splits)
+    store = args.store or {"mnist5k": STORE, "digits": DIGITS_STORE}[args.dataset]
+    run_protocol(store, args.stages, n_jobs=args.n_jobs, backend=args.backend, scheduler=args.scheduler,
+                 splits=args.splits, dataset=args.dataset)
 
 
 if __name__ == "__main__":
