@@ -67,11 +67,12 @@ execute: $(STAMP)
 	done
 	$(BIN)/python -m samlib.ledger
 
-## Run the experiments chapter's MNIST protocol (samlib/studies/mnist_protocol.py) on all cores and
-## store one record per run in book/data/experiments/mnist5k; resumes where it stopped.
-## SWEEP_ARGS="--backend dask --scheduler tcp://host:8786" runs it on a Dask cluster.
+## Run the experiments' protocol (samlib/studies/mnist_protocol.py) on all cores, on real MNIST and
+## on the digits, storing one record per run in book/data/experiments/{mnist5k,digits}; resumes
+## where it stopped. SWEEP_ARGS="--backend dask --scheduler tcp://host:8786" runs it on a Dask cluster.
 sweep: $(STAMP)
-	$(BIN)/python -m samlib.studies.mnist_protocol $(SWEEP_ARGS)
+	$(BIN)/python -m samlib.studies.mnist_protocol --dataset mnist5k $(SWEEP_ARGS)
+	$(BIN)/python -m samlib.studies.mnist_protocol --dataset digits $(SWEEP_ARGS)
 
 ## Open the notebooks in JupyterLab with the book's environment.
 lab: $(STAMP)

@@ -12,6 +12,7 @@ from samlib.studies import mnist_protocol as mp
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 STORE = ROOT / "book" / "data" / "experiments" / "mnist5k"
+DIGITS_STORE = ROOT / "book" / "data" / "experiments" / "digits"
 TINY = {"dataset": "digits", "split": 1, "part": "validation", "seeds": [0, 1], "lr": [0.1, 0.3],
         "method": "sgd", "grad_budget": 40, "eval_every": 20}
 
@@ -109,11 +110,13 @@ def test_bad_configs_are_refused_by_name():
         mp.stage_configs("final", "unused")
 
 
-def test_recorded_runs_belong_to_the_protocol_and_the_pinned_versions():
-    """Every record in the chapter's store was made by this run function with the pinned packages."""
+@pytest.mark.parametrize("store", [STORE, DIGITS_STORE], ids=["mnist5k", "digits"])
+def test_recorded_runs_belong_to_the_protocol_and_the_pinned_versions(store):
+    """Every record in the chapters' stores was made by this run function with the pinned packages."""
     pins = dict(line.strip().split("==") for line in (ROOT / "requirements.txt").read_text().splitlines()
                 if "==" in line and not line.startswith("#"))
-    records = sorted(STORE.glob("*.json")) if STORE.exists() else []
+    records = sorted(store.glob("*.json")) if store.exists() else []
+    assert records, f"no records in {store}"
     for path in records:
         rec = json.loads(path.read_text())
         assert rec["fn"] == mp.RUN, path.name
@@ -144,7 +147,13 @@ def test_select_finals_and_curves_shape_the_records():
     assert mp.curves(sam, "x").shape == (2, 4)
 
 
-def test_the_recorded_stages_cover_every_configuration():
+@pytest.mark.parametrize("store, dataset", [(STORE, "mnist5k"), (DIGITS_STORE, "digits")],
+                         ids=["mnist5k", "digits"])
+def test_the_recorded_stages_cover_every_configuration(store, dataset):
     # the chapters read these stages; a missing record would make them fail, this says which stage
     for stage in mp.STAGES:
-        assert sweeps.missing_configs(mp.stage_configs(stage, STORE), STORE) == [], stage
+        configs = mp.stage_configs(stage, store, dataset=dataset)
+        assert sweeps.missing_configs(configs, store) == [], stage
+    # and nothing else is stored: a record of an abandoned configuration is stale
+    keys = {sweeps.config_key(c) for stage in mp.STAGES for c in mp.stage_configs(stage, store, dataset=dataset)}
+    assert {p.stem for p in pathlib.Path(store).glob("*.json")} == keys
