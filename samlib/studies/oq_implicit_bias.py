@@ -19,6 +19,7 @@ K. Wen, T. Ma and Z. Li, "How does sharpness-aware minimization minimize sharpne
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -156,8 +157,8 @@ def manifold_gradients(loss: Landscape, points: Any, h: float = 1e-5) -> dict[st
 
 # -- the network study ------------------------------------------------------------------------------
 
-#: Where the records live, relative to the repository root.
-NETWORK_STORE = "book/data/open_questions/wen_network"
+#: Where the records live (``book/data/open_questions/wen_network`` of the checkout holding this module).
+NETWORK_STORE = str(Path(__file__).resolve().parents[2] / "book" / "data" / "open_questions" / "wen_network")
 
 _NET_BASE = {"n": 12, "in_dim": 4, "width": 16, "gd_lr": 0.05, "gd_steps": 3000, "lr": 0.02,
              "rho": 0.05, "every": 250, "num_probes": 200}

@@ -9,6 +9,7 @@ Runs are JSON records for :mod:`samlib.sweeps`.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -23,8 +24,8 @@ from samlib.stability import sam_edge
 __all__ = ["sam_edge_run", "edge_ratios", "edge_configs", "EDGE_STORE", "EDGE_REPLAY"]
 
 
-#: Where the records live, relative to the repository root.
-EDGE_STORE = "book/data/open_questions/sam_edge"
+#: Where the records live (``book/data/open_questions/sam_edge`` of the checkout holding this module).
+EDGE_STORE = str(Path(__file__).resolve().parents[2] / "book" / "data" / "open_questions" / "sam_edge")
 
 #: The shared settings: digits, 500 training images, a 64-32-10 ReLU MLP, eta = 0.2 (2/eta = 10).
 _BASE = {"lr": 0.2, "n_train": 500, "width": 32, "every": 100}

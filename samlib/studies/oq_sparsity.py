@@ -10,6 +10,7 @@ report :math:`\\lVert\\beta-\\beta^\\star\\rVert^2` and the empirical test loss 
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -18,8 +19,8 @@ from samlib.diagonal_net import diagonal_net_loss, sparse_regression, train_diag
 
 __all__ = ["sparsity_run", "sparsity_configs", "SPARSITY_STORE", "SPARSITY_VARIANTS", "SPARSITY_SEEDS"]
 
-#: Where the records live, relative to the repository root.
-SPARSITY_STORE = "book/data/open_questions/msam_sparsity"
+#: Where the records live (``book/data/open_questions/msam_sparsity`` of the checkout holding this module).
+SPARSITY_STORE = str(Path(__file__).resolve().parents[2] / "book" / "data" / "open_questions" / "msam_sparsity")
 
 #: Problem and training settings shared by every run.
 _BASE = {"n": 40, "d": 100, "k": 5, "alpha": 0.1, "lr": 0.05, "target_loss": 1e-5, "max_steps": 80000}
