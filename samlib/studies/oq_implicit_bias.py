@@ -23,9 +23,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+import torch
 
 from samlib._validation import check_finite_array, check_int_at_least, check_nonnegative, check_positive
-from samlib.ascent import ascent_scale
+from samlib.ascent import ascent_direction, ascent_scale
+from samlib.hessian import hessian_trace, lambda_max
 from samlib.landscapes import Landscape
 from samlib.studies.implicit_bias import manifold_sharpness
 
@@ -186,11 +188,6 @@ def network_sharpness_run(config: Mapping[str, Any]) -> dict[str, Any]:
         Lists ``step``, ``loss``, ``lambda_max``, ``trace``, ``trace_stderr`` (from the start of the SAM
         phase), and ``num_params``.
     """
-    import torch
-
-    from samlib.ascent import ascent_direction
-    from samlib.hessian import hessian_trace, lambda_max
-
     torch.set_num_threads(1)
     n, din, w = int(config["n"]), int(config["in_dim"]), int(config["width"])
     gen = torch.Generator().manual_seed(int(config["seed"]))
