@@ -19,6 +19,8 @@ The core, one module per concept (what a reader imports into their own work):
 ``samlib.stats``           log-log slopes (the order of a power law), bootstrap intervals,
                           paired t-intervals and Fieller intervals for ratios
 ``samlib.ledger``          the claim ledger and the verdict check used by notebooks
+``samlib.diagonal_net``    the diagonal linear network u * v: sparse regression, GD / SAM / 1-SAM
+``samlib.stability``       edges of stability: GD's 2/eta and the SAM edge of Long & Bartlett
 =========================  ==========================================================
 
 ``samlib.studies`` holds the scaffolding of single chapters (the Figure 1/2 sweeps, the
@@ -113,6 +115,16 @@ _EXPORTS: dict[str, str] = {
     "sweeps": "sweeps",
     "studies": "studies",
     "ssam": "ssam",
+    # diagonal linear network (Part II)
+    "diagonal_net": "diagonal_net",
+    "sparse_regression": "diagonal_net",
+    "train_diagonal_net": "diagonal_net",
+    "diagonal_net_loss": "diagonal_net",
+    "diagonal_net_grads": "diagonal_net",
+    # edges of stability (Part II)
+    "stability": "stability",
+    "sam_edge": "stability",
+    "gd_edge": "stability",
 }
 
 __all__ = sorted(_EXPORTS)
