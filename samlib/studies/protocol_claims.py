@@ -25,7 +25,7 @@ import numpy as np
 
 from samlib.stats import fieller_interval, paired_interval
 from samlib.studies import mnist_protocol as mp
-from samlib.studies.experiments import first_crossing
+from samlib.studies.experiments import first_crossing, plot_mean_band
 
 __all__ = [
     "ClaimCheck",
@@ -450,8 +450,6 @@ def plot_curves(axes: Sequence[Any], runs: Mapping[str, Sequence[Mapping[str, An
     axis assumes a constant cost per gradient evaluation (the record stores its run's total CPU time).
     Training losses below ``floor`` are drawn at ``floor`` (log axes).
     """
-    from samlib.studies.experiments import plot_mean_band
-
     for name, recs in runs.items():
         r = recs[0]
         ge = np.asarray(r["result"]["grad_evals"], float)
