@@ -26,7 +26,9 @@ import torch
 from .._validation import check_finite_array, check_int_at_least, check_nonnegative, check_positive
 from ..ascent import ascent_direction, ascent_scale
 from ..bounds import sam_noise_scale
+from ..data import load_digits_split, train_validation_split
 from ..landscapes import Landscape, from_sympy
+from ..nets import init_stacked_mlp, mlp_grad, stacked_loss_and_accuracy
 from ..smoothing import minimax_minimiser_1d, smoothed_minimiser
 from .dynamics import run_batch
 
@@ -38,6 +40,8 @@ __all__ = [
     "ascent_steps_run",
     "ascent_steps_configs",
     "ASCENT_STORE_NAME",
+    "ASCENT_PROTOCOL",
+    "ascent_steps_data",
 ]
 
 
@@ -130,8 +134,6 @@ def penalty_gap_network(rhos: Any, *, n_samples: int = 200, hidden: int = 16, se
     -------
     (gap, correction) : numpy.ndarray, shape (m, points) each
     """
-    from ..data import load_digits_split
-
     r = np.asarray(check_finite_array(rhos, "rhos", ndim=1), dtype=float)
     n_samples = check_int_at_least(n_samples, 1, "n_samples")
     hidden = check_int_at_least(hidden, 1, "hidden")
@@ -237,14 +239,17 @@ def three_points_1d(fn: Landscape, rho: float, *, lr: float, lo: float, hi: floa
 # ----------------------------------------------------------------------------------------
 #: Folder of the recorded runs under ``book/data/open_questions``.
 ASCENT_STORE_NAME = "ascent_steps"
-_N_TRAIN, _N_VAL, _HIDDEN, _BATCH = 1000, 200, 64, 10
 
 
-def _digits(split: int) -> tuple[np.ndarray, ...]:
-    from ..data import load_digits_split, train_validation_split
+#: The fixed part of the protocol: training images per split, held out for validation, hidden width, batch.
+ASCENT_PROTOCOL = {"n_train": 1000, "n_val": 200, "hidden": 64, "batch": 10}
 
-    X, y, X_te, y_te = load_digits_split(n_train=_N_TRAIN, seed=split)
-    X_fit, y_fit, X_val, y_val = train_validation_split(X, y, n_val=_N_VAL, seed=split)
+
+def ascent_steps_data(split: int) -> tuple[np.ndarray, ...]:
+    """``X_fit, y_fit, X_val, y_val, X_test, y_test`` of one split of the digits for the ascent-steps study."""
+    split = check_int_at_least(split, 0, "split")
+    X, y, X_te, y_te = load_digits_split(n_train=ASCENT_PROTOCOL["n_train"], seed=split)
+    X_fit, y_fit, X_val, y_val = train_validation_split(X, y, n_val=ASCENT_PROTOCOL["n_val"], seed=split)
     return X_fit, y_fit, X_val, y_val, X_te, y_te
 
 
@@ -267,8 +272,6 @@ def ascent_steps_run(config: Mapping[str, Any]) -> dict[str, Any]:
         ``ascent_gain`` (mean over the last 10% of steps of ``L_B(theta + eps_k) - L_B(theta)``, per seed),
         ``grad_evals``.
     """
-    from ..nets import init_stacked_mlp, mlp_grad, stacked_loss_and_accuracy
-
     k = check_int_at_least(config["k"], 1, "k")
     rho = check_nonnegative(config["rho"], "rho")
     lr = check_positive(config["lr"], "lr")
@@ -276,11 +279,11 @@ def ascent_steps_run(config: Mapping[str, Any]) -> dict[str, Any]:
     seeds = [int(s) for s in config["seeds"]]
     split = check_int_at_least(config.get("split", 0), 0, "split")
     torch.set_num_threads(1)
-    X, y, X_val, y_val, X_te, y_te = _digits(split)
+    X, y, X_val, y_val, X_te, y_te = ascent_steps_data(split)
     dt = torch.float64
     X, X_val, X_te = (torch.as_tensor(np.asarray(a), dtype=dt) for a in (X, X_val, X_te))
     y, y_val, y_te = (torch.as_tensor(np.asarray(a), dtype=torch.long) for a in (y, y_val, y_te))
-    params = [p.to(dt) for p in init_stacked_mlp([X.shape[1], _HIDDEN, 10], seeds)]
+    params = [p.to(dt) for p in init_stacked_mlp([X.shape[1], ASCENT_PROTOCOL["hidden"], 10], seeds)]
     S, n = len(seeds), X.shape[0]
     gens = [np.random.default_rng(10_000 + s) for s in seeds]
     order = [g.permutation(n) for g in gens]
@@ -290,11 +293,11 @@ def ascent_steps_run(config: Mapping[str, Any]) -> dict[str, Any]:
     alpha_t = torch.full((S,), alpha, dtype=dt)
     gains = []
     for t in range(steps):
-        if pos + _BATCH > n:
+        if pos + ASCENT_PROTOCOL["batch"] > n:
             order = [g.permutation(n) for g in gens]
             pos = 0
-        idx = torch.as_tensor(np.stack([o[pos:pos + _BATCH] for o in order]))
-        pos += _BATCH
+        idx = torch.as_tensor(np.stack([o[pos:pos + ASCENT_PROTOCOL["batch"]] for o in order]))
+        pos += ASCENT_PROTOCOL["batch"]
         xb, yb = X[idx], y[idx]
         eps = [torch.zeros_like(p) for p in params]
         loss0 = None
