@@ -30,6 +30,7 @@ from ..data import load_digits_split, train_validation_split
 from ..landscapes import Landscape, from_sympy
 from ..nets import init_stacked_mlp, mlp_grad, stacked_loss_and_accuracy
 from ..smoothing import minimax_minimiser_1d, smoothed_minimiser
+from ..sweeps import run_sweep
 from .dynamics import run_batch
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "ASCENT_STORE_NAME",
     "ASCENT_PROTOCOL",
     "ascent_steps_data",
+    "record_ascent_steps",
 ]
 
 
@@ -354,3 +356,28 @@ def ascent_steps_configs(stage: str, *, rho: float | None = None, lr: float = 0.
                     out.append(dict(base, k=k, rho=float(rho), steps=2 * base_steps // (k + 1), split=s))
         return out
     raise ValueError(f"stage must be 'tune' or 'main', got {stage!r}")
+
+
+def record_ascent_steps(store: str, *, splits: Sequence[int] = (0, 1, 2),
+                        rho_grid: Sequence[float] = (0.03, 0.1, 0.3, 1.0), n_jobs: int = 1) -> float:
+    """Run (or resume) the ascent-steps sweep into ``store``; returns the radius chosen on validation.
+
+    The tuning stage first, then the main stage at the radius with the lowest mean validation loss of one-step
+    SAM (:func:`samlib.sweeps.run_sweep` skips every configuration already recorded).
+    ``python -m samlib.studies.oq_objective book/data/open_questions/ascent_steps`` records the book's runs.
+    """
+    run = "samlib.studies.oq_objective:ascent_steps_run"
+    tune = run_sweep(run, ascent_steps_configs("tune", splits=splits, rho_grid=rho_grid), store,
+                     n_jobs=n_jobs, progress=False)
+    val: dict[float, list[float]] = {}
+    for rec in tune:
+        val.setdefault(rec["config"]["rho"], []).extend(rec["result"]["val_loss"])
+    rho = min(val, key=lambda r: float(np.mean(val[r])))
+    run_sweep(run, ascent_steps_configs("main", rho=rho, splits=splits), store, n_jobs=n_jobs, progress=False)
+    return rho
+
+
+if __name__ == "__main__":  # python -m samlib.studies.oq_objective STORE
+    import sys
+
+    print("chosen rho:", record_ascent_steps(sys.argv[1]))
