@@ -6,6 +6,7 @@ The core, one module per concept (what a reader imports into their own work):
 ``samlib.landscapes``      the review's toy functions and other test landscapes
 ``samlib.ascent``          the ascent direction (one zero-gradient rule), SAM/GD steps, trajectories
 ``samlib.sharpness``       exact (trust-region) and numerical (PGA) sharpness
+``samlib.smoothing``       Gaussian-smoothed losses, the worst loss over the rho-ball, their minimisers
 ``samlib.scale``           reparametrisation and adaptive (ASAM) sharpness
 ``samlib.msharpness``      m-sharpness of a data set split into batches
 ``samlib.hessian``         Hessian-vector products, lambda_max (Lanczos), trace
@@ -89,6 +90,11 @@ _EXPORTS: dict[str, str] = {
     "kl_inverse_upper": "bounds",
     # ascent's zero rule
     "ascent_scale": "ascent",
+    # Part II: unnormalised SAM, several ascent steps, smoothed losses
+    "usam_step": "ascent",
+    "multistep_perturbation": "ascent",
+    "project_ball": "ascent",
+    "smoothing": "smoothing",
     # data
     "load_digits_split": "data",
     # stats

@@ -554,3 +554,136 @@ def run_stochastic_trajectory(
         return lambda x: grad_oracle(x, rng)
 
     return _iterate(theta, oracle_at, lr, rho, num_steps, p, method, f, on_nonfinite)
+
+
+# ----------------------------------------------------------------------------------------
+# Unnormalised SAM and several ascent steps (Part II of the book, the open questions)
+# ----------------------------------------------------------------------------------------
+__all__ += ["usam_step", "multistep_perturbation", "project_ball"]
+
+
+def usam_step(theta: Any, grad_f: Callable[[Any], Any], lr: float, rho: float) -> Any:
+    """One step of unnormalised SAM (USAM): :math:`\\theta - \\eta\\,\\nabla f(\\theta + \\rho\\,\\nabla f(\\theta))`.
+
+    The ascent step is the gradient itself, scaled by :math:`\\rho`, not the unit vector of
+    :func:`ascent_direction` (Andriushchenko & Flammarion 2022, §3, who analyse this variant; Dai, Ahn & Sra
+    2023 compare it with SAM). On :math:`\\tfrac12\\theta^TA\\theta` it is the linear map
+    :math:`\\theta \\mapsto (I - \\eta A - \\eta\\rho A^2)\\theta`, which expands the eigen-direction of
+    :math:`\\lambda` exactly when :math:`\\eta\\lambda(1+\\rho\\lambda) > 2`.
+
+    Parameters
+    ----------
+    theta : array_like, shape (d,)
+        Current point (a scalar is treated as shape ``(1,)``).
+    grad_f : callable
+        ``grad_f(theta)`` returns :math:`\\nabla f(\\theta)` with the shape of ``theta``.
+    lr, rho : float
+        Learning rate :math:`\\eta \\ge 0` and radius :math:`\\rho \\ge 0`.
+
+    Returns
+    -------
+    numpy.ndarray
+        The new point. A zero gradient (or ``rho == 0``) gives the GD step, bit for bit, with one call of
+        ``grad_f``: no division is involved, so a stationary point needs no special rule.
+
+    Raises
+    ------
+    TypeError
+        If ``grad_f`` is not callable, ``lr``/``rho`` is not a real number, or ``theta`` or a gradient does not
+        hold real numbers.
+    ValueError
+        On negative or non-finite ``lr``/``rho``, non-finite values or mismatched shapes.
+
+    Examples
+    --------
+    >>> usam_step(np.array([1.0]), lambda x: 2.0 * x, lr=0.1, rho=0.5)  # x - 0.1 * 2 * (x + 0.5 * 2x)
+    array([0.6])
+    """
+    lr = check_nonnegative(lr, "lr")
+    rho = check_nonnegative(rho, "rho")
+    _check_callable(grad_f, "grad_f")
+    theta = _as_theta(theta)
+    g = _checked_grad(grad_f, theta, "theta")
+    if rho == 0.0 or not bool((g != 0).any()):
+        return theta - lr * g
+    return theta - lr * _checked_grad(grad_f, theta + rho * g, "theta + rho * grad")
+
+
+def project_ball(eps: Any, rho: float) -> np.ndarray:
+    """Euclidean projection onto the ball :math:`\\lVert\\epsilon\\rVert_2 \\le \\rho`:
+    :math:`\\epsilon\\,\\min(1, \\rho/\\lVert\\epsilon\\rVert)` (the zero vector stays zero).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``rho`` is not a real number >= 0, or ``eps`` is not a finite real array.
+
+    Examples
+    --------
+    >>> project_ball(np.array([3.0, 4.0]), 1.0)
+    array([0.6, 0.8])
+    """
+    rho = check_nonnegative(rho, "rho")
+    e = np.asarray(check_finite_array(eps, "eps"), dtype=float)
+    n = float(np.linalg.norm(e))
+    return e if n <= rho else e * (rho / n)
+
+
+def multistep_perturbation(
+    theta: Any, grad_f: Callable[[Any], Any], rho: float, num_ascent: int, step: float | None = None
+) -> np.ndarray:
+    """The perturbation of SAM with ``num_ascent`` projected normalised-gradient ascent steps.
+
+    .. math::
+
+        \\epsilon_0 = 0, \\qquad
+        \\epsilon_j = \\Pi_\\rho\\bigl(\\epsilon_{j-1} + \\hat\\epsilon_\\alpha(\\nabla f(\\theta + \\epsilon_{j-1}))\\bigr),
+        \\quad j = 1, \\dots, k,
+
+    where :math:`\\hat\\epsilon_\\alpha(g) = \\alpha g/\\lVert g\\rVert` is :func:`ascent_direction` with radius
+    :math:`\\alpha` (``step``) and :math:`\\Pi_\\rho` is :func:`project_ball`. This is the "several ascent
+    steps" variant of the inner maximisation that Foret et al. (2021) and Andriushchenko & Flammarion (2022)
+    compare with one step. With ``k = 1`` and :math:`\\alpha \\ge \\rho` it is SAM's
+    :math:`\\hat\\epsilon = \\rho g/\\lVert g\\rVert` exactly. Default :math:`\\alpha = 2.5\\rho/k` (the
+    projected-gradient choice common in adversarial training: the steps can cross the ball within ``k``).
+
+    Parameters
+    ----------
+    theta : array_like, shape (d,)
+    grad_f : callable
+        ``grad_f(theta)`` returns :math:`\\nabla f(\\theta)`.
+    rho : float
+        Radius :math:`\\rho \\ge 0`.
+    num_ascent : int
+        Number of ascent steps :math:`k \\ge 1`.
+    step : float, optional
+        Ascent step length :math:`\\alpha > 0`.
+
+    Returns
+    -------
+    numpy.ndarray, shape (d,)
+        :math:`\\epsilon_k`, of norm at most :math:`\\rho`. A zero gradient contributes a zero ascent step
+        (the book's :math:`\\hat\\epsilon(0) = 0`), so at a stationary point the result is 0.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`sam_step`; also if ``num_ascent`` is not an integer >= 1 or ``step`` is not > 0.
+
+    Examples
+    --------
+    >>> multistep_perturbation(np.array([1.0, 0.0]), lambda x: x, rho=0.5, num_ascent=1)
+    array([0.5, 0. ])
+    """
+    rho = check_nonnegative(rho, "rho")
+    k = check_int_at_least(num_ascent, 1, "num_ascent")
+    alpha = 2.5 * rho / k if step is None else check_nonnegative(step, "step")
+    if step is not None and alpha == 0.0:
+        raise ValueError(f"step must be > 0, got {step!r}")
+    _check_callable(grad_f, "grad_f")
+    theta = np.asarray(_as_theta(theta), dtype=float)
+    eps = np.zeros_like(theta)
+    for j in range(k):
+        g = _checked_grad(grad_f, theta + eps, "theta" if j == 0 else "theta + epsilon")
+        eps = project_ball(eps + ascent_direction(g, alpha), rho)
+    return eps
