@@ -102,6 +102,9 @@ def _open(driver, server, page: str, width_name: str, shots: pathlib.Path) -> di
     if page in SHOT_PAGES:
         name = page.replace("book/", "")
         driver.save_screenshot(str(shots / f"{name}-{width_name}.png"))
+        if driver.execute_script("const b = document.querySelector('div.sam-verdict');"
+                                 "if (b) { b.scrollIntoView({block: 'center'}); } return !!b;"):
+            driver.save_screenshot(str(shots / f"{name}-{width_name}-verdict-box.png"))
     _facts[key] = facts
     return facts
 
@@ -264,7 +267,7 @@ def test_a_figure_enlarges_on_click(driver, server):
       setTimeout(() => {
         const box = document.querySelector('.sam-zoom');
         const r = box ? box.querySelector('img').getBoundingClientRect() : null;
-        const ok = !!box && r.width > img.getBoundingClientRect().width;
+        const ok = !!box && r.width >= img.getBoundingClientRect().width - 1 && r.width > 0;
         if (box) box.click();
         done([ok, !document.querySelector('.sam-zoom')]);
       }, 500);""")
