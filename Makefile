@@ -9,7 +9,7 @@ NB ?= $(shell [ -x $(BIN)/python ] && $(BIN)/python tests/toc.py)
 # nbval runs notebooks in parallel on both cores, one notebook per worker.
 NBVAL_WORKERS ?= 2
 
-.PHONY: venv book book-strict test unit nbval nbval-forced browser execute sweep lab clean
+.PHONY: venv book book-strict test unit nbval nbval-forced browser pdf execute sweep lab clean
 
 # A second numerical configuration for nbval: an older OpenBLAS kernel and ATen vector width
 # than this machine's native ones, one thread instead of two (tests/kernels.py picks them).
@@ -53,8 +53,14 @@ nbval-forced: $(STAMP)
 
 ## Build the book, serve it on 127.0.0.1 and check every page of _toc.yml in headless Chromium
 ## (Debian's chromium + chromium-driver; skipped with a message if missing). Screenshots: _build/screenshots/.
-browser: book
+browser: pdf
 	$(BIN)/python -m pytest tests/browser -q -rs -p no:randomly
+
+## The whole book as one PDF, figures included: every page printed by Debian's headless Chromium
+## (offline) and joined with pdfunite (poppler-utils) into _build/html/sam-verified.pdf, which
+## the landing page links.
+pdf: book
+	$(BIN)/python tools/book_pdf.py
 
 ## Re-execute notebooks in place and store fresh outputs (all, or NB=book/x.ipynb).
 execute: $(STAMP)

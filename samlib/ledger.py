@@ -42,6 +42,10 @@ __all__ = [
     "claim_label",
     "render_chapter_table",
     "update_readme",
+    "render_verdict_html",
+    "render_overview",
+    "render_verdict_figure",
+    "update_intro",
 ]
 
 #: The verdict vocabulary of the book (``pending`` only until a chapter settles the claim).
@@ -412,6 +416,91 @@ def _compare(check: Check, recorded: dict[str, Any] | None, volatile: set[str] =
                              + f" (re-execute with {RECORD_ENV}=1 if the change is intended)")
 
 
+
+# ----------------------------------------------------------------------------------------
+# How a verdict looks: a box under the checking cell, a badge in the ledger and on the
+# landing page. The text form (``Check.lines``) is the text/plain fallback that nbval compares.
+# ----------------------------------------------------------------------------------------
+#: What each verdict word means, in one line (the badge's tooltip and the figure's legend).
+VERDICT_MEANING = {
+    "confirmed": "holds as stated, within the tolerance",
+    "confirmed-with-correction": "holds once the stated correction is made",
+    "refuted": "false: a counterexample or measurement contradicts it",
+    "not-reproduced": "the stated settings do not reproduce the result",
+    "inconclusive": "the evidence is mixed or hinges on open choices",
+    "pending": "no chapter has settled it yet",
+}
+
+#: Colours of the verdicts (also in ``_static/reader.css``; the word is always shown too).
+VERDICT_COLOURS = {
+    "confirmed": "#1a7f37",
+    "confirmed-with-correction": "#0a6c74",
+    "refuted": "#c62828",
+    "not-reproduced": "#b35c00",
+    "inconclusive": "#6a4c93",
+    "pending": "#6e7781",
+}
+
+
+def _esc(text: Any) -> str:
+    import html
+
+    return html.escape(str(text), quote=True)
+
+
+def _html_items(m: Mapping[str, Any] | Any, digits: int) -> str:
+    if isinstance(m, Mapping):
+        return " ".join(f'<span class="sam-verdict__item"><code>{_esc(k)}</code>&#8201;=&#8201;'
+                        f"{_esc(_fmt(v, digits))}</span>" for k, v in m.items())
+    return f'<span class="sam-verdict__item">{_esc(_fmt(m, digits))}</span>'
+
+
+def render_verdict_html(check: Check) -> str:
+    """The verdict box shown under a checking cell (``text/html``; ``Check.lines`` is its text).
+
+    It gives the claim (linked to its ledger section), the verdict word on its colour, what
+    was measured, the tolerance and what would have overturned the verdict. The styles live
+    in the book's ``_static/reader.css``; the left border keeps the colour in a bare notebook.
+    """
+    d, v = check.digits, check.verdict
+    counter = "".join(
+        f'<li><span class="verdict verdict-{_esc(cv)}">{_esc(cv)}</span> if {_html_items(c, d)}</li>'
+        for c, cv in check.counter)
+    return (
+        f'<div class="sam-verdict sam-verdict--{_esc(v)}" role="note" '
+        f'aria-label="Verdict on claim {_esc(check.claim_id)}: {_esc(v)}" '
+        f'style="border-left:6px solid {VERDICT_COLOURS.get(v, "#6e7781")};padding:0.3em 0.8em">'
+        f'<div class="sam-verdict__head"><span class="verdict verdict-{_esc(v)}" '
+        f'title="{_esc(VERDICT_MEANING.get(v, ""))}">{_esc(v)}</span> '
+        f'<a class="sam-verdict__claim" href="ledger.html#{_esc(claim_label(check.claim_id))}">'
+        f"{_esc(check.claim_id)}</a></div>"
+        f'<dl class="sam-verdict__body">'
+        f"<dt>Measured</dt><dd>{_html_items(check.measured, d)}</dd>"
+        f"<dt>Tolerance</dt><dd>{_html_items(check.tolerance, d)}</dd>"
+        f"<dt>Would have been</dt><dd><ul>{counter}</ul></dd>"
+        f"</dl></div><!-- /sam-verdict -->"
+    )
+
+
+def _show(check: Check) -> None:
+    """Show the verdict: an HTML box with a text/plain fallback in a notebook, text elsewhere.
+
+    The text/plain part is exactly the block that earlier versions printed, so the stored
+    outputs that nbval compares keep their content.
+    """
+    text = "\n".join(check.lines())
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        get_ipython = None  # noqa: N806
+    if get_ipython is None or get_ipython() is None:
+        print(text)
+        return
+    from IPython.display import display
+
+    display({"text/plain": text, "text/html": render_verdict_html(check)}, raw=True)
+
+
 def check_claim(
     claim_id: str,
     measured: Mapping[str, Any],
@@ -529,7 +618,7 @@ def check_claim(
         _store(check, path, list(entries))
     else:
         _compare(check, load_measurements(path).get(claim_id), set(volatile))
-    print("\n".join(check.lines()))
+    _show(check)
     _glue(check)
     return check
 
@@ -549,12 +638,12 @@ suite) if the measurement no longer supports the verdict recorded in `book/claim
 
 The verdicts:
 
-- **confirmed**: holds as stated, within the stated tolerance;
-- **confirmed-with-correction**: holds once the correction given in the row is made;
-- **refuted**: false; the row gives the counterexample or measurement;
-- **not-reproduced**: a numerical result that the stated settings do not reproduce;
-- **inconclusive**: the evidence is mixed or hinges on choices the review leaves open;
-- **pending**: no chapter has settled it yet.
+- {verdict}`confirmed`: holds as stated, within the stated tolerance;
+- {verdict}`confirmed-with-correction`: holds once the correction given in the row is made;
+- {verdict}`refuted`: false; the row gives the counterexample or measurement;
+- {verdict}`not-reproduced`: a numerical result that the stated settings do not reproduce;
+- {verdict}`inconclusive`: the evidence is mixed or hinges on choices the review leaves open;
+- {verdict}`pending`: no chapter has settled it yet.
 
 Each claim's section gives what was measured (rounded as recorded in `book/measured.yml`
 when the chapters were executed; nbval re-runs must reproduce it) and the counter-evidence: a
@@ -646,15 +735,15 @@ def render_ledger_page(path: str | os.PathLike | None = None) -> str:
     for part, ids in parts.items():
         if len(parts) > 1:
             lines += [f"### {_PART_TITLES.get(part, 'Part ' + part)}", ""]
-        lines.append("| ID | review | verdict | evidence |")
-        lines.append("|---|---|---|---|")
+        lines += ["```{list-table}", ":header-rows: 1", ":widths: 18 44 12 12 14",
+                  ":class: ledger-summary", "",
+                  "* - verdict", "  - claim", "  - ID", "  - review", "  - evidence"]
         for cid in ids:
             e = entries[cid]
-            lines.append(
-                f"| {{ref}}`{cid} <{claim_label(cid)}>` | {_cell(e['section'])} | **{e['verdict']}** "
-                f"| {evidence_links(e)} |"
-            )
-        lines.append("")
+            lines += [f"* - {_badge(e['verdict'])}", f"  - {_one_line(e)}",
+                      f"  - {{ref}}`{cid} <{claim_label(cid)}>`", f"  - {_cell(e['section'])}",
+                      f"  - {evidence_links(e)}"]
+        lines += ["```", ""]
     lines += ["## The claims one by one", ""]
     for cid, e in entries.items():
         rec = records.get(cid)
@@ -664,7 +753,7 @@ def render_ledger_page(path: str | os.PathLike | None = None) -> str:
             "",
             f"- **Review:** {_cell(e['section'])}",
             f"- **Claim (our paraphrase):** {_cell(e['claim'])}",
-            f"- **Verdict:** **{e['verdict']}**",
+            f"- **Verdict:** {_badge(e['verdict'])}",
             f"- **Correction or explanation:** {_cell(_filled(e['explanation'], cid, rec)) or '—'}",
             f"- **Tolerance:** {_cell(_filled(e['tolerance'], cid, rec)) or '—'}",
         ]
@@ -728,12 +817,240 @@ def update_readme(readme: str | os.PathLike | None = None) -> bool:
     return new != text
 
 
+
+# ----------------------------------------------------------------------------------------
+# The landing page: every verdict at a glance
+# ----------------------------------------------------------------------------------------
+INTRO_START = "% verdicts:start (generated by python -m samlib.ledger; do not edit by hand)"
+INTRO_END = "% verdicts:end"
+FIGURE_NAME = "verdicts.svg"
+
+
+def _badge(verdict: str) -> str:
+    """A verdict as a MyST role: a coloured badge that also says the word (``_ext/reader.py``)."""
+    return f"{{verdict}}`{verdict}`"
+
+
+def _chapters(root: pathlib.Path) -> dict[str, tuple[str, str]]:
+    """Notebook -> (number, title) of the chapters in ``_toc.yml``, numbered as the book is."""
+    out: dict[str, tuple[str, str]] = {}
+    toc_path = root / "_toc.yml"
+    if not toc_path.is_file():
+        return out
+    toc = yaml.safe_load(toc_path.read_text(encoding="utf-8")) or {}
+    for part in toc.get("parts") or []:
+        n = 0
+        for ch in part.get("chapters") or []:
+            f = str(ch.get("file", ""))
+            stem = f[:-6] if f.endswith(".ipynb") else f
+            nb = root / (stem + ".ipynb")
+            title = stem.rsplit("/", 1)[-1]
+            if nb.is_file():
+                import json
+
+                cells = json.loads(nb.read_text(encoding="utf-8")).get("cells", [])
+                for c in cells:
+                    if c.get("cell_type") != "markdown":
+                        continue
+                    for line in "".join(c.get("source", "")).splitlines():
+                        if line.startswith("# "):
+                            title = line[2:].strip()
+                            break
+                    else:
+                        continue
+                    break
+            if part.get("numbered"):
+                n += 1
+                number = str(n)
+            else:
+                number = part.get("caption", "")
+            out[stem + ".ipynb"] = (number, title)
+    return out
+
+
+def _groups(entries: Mapping[str, dict[str, Any]], root: pathlib.Path) -> list[tuple[str, str, str | None, list[str]]]:
+    """The claims grouped as the landing page shows them: (short label, heading, doc, ids).
+
+    Part I by the chapter of a claim's first evidence notebook, in the book's order;
+    Part II (and any other part) as one group each.
+    """
+    chapters = _chapters(root)
+    order = list(chapters)
+    by_nb: dict[str, list[str]] = {}
+    parts: dict[str, list[str]] = {}
+    for cid, e in entries.items():
+        part = str(e.get("part", "I"))
+        nb = e["evidence"][0]["notebook"] if e["evidence"] else None
+        if part == "I" and nb in chapters:
+            by_nb.setdefault(nb, []).append(cid)
+        else:
+            parts.setdefault(part, []).append(cid)
+    groups = []
+    for nb in sorted(by_nb, key=order.index):
+        number, title = chapters[nb]
+        doc = nb[:-6]
+        if number.isdigit():
+            groups.append((f"Ch. {number}", f"Chapter {number}. {title}", doc, by_nb[nb]))
+        else:
+            groups.append((number, f"{number}: {title}", doc, by_nb[nb]))
+    for part, ids in parts.items():
+        title = _PART_TITLES.get(part, f"Part {part}")
+        groups.append((f"Part {part}", title, None, ids))
+    return groups
+
+
+def _counts(entries: Mapping[str, dict[str, Any]], ids: Sequence[str] | None = None) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for cid in (ids if ids is not None else list(entries)):
+        v = entries[cid]["verdict"]
+        counts[v] = counts.get(v, 0) + 1
+    return counts
+
+
+def _counts_text(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{counts[v]} {v}" for v in VERDICTS + ("pending",) if v in counts)
+
+
+#: Letters inside the figure's squares, so that the figure does not rest on colour alone.
+_VERDICT_CODES = {"confirmed": "C", "confirmed-with-correction": "CC", "refuted": "R",
+                  "not-reproduced": "NR", "inconclusive": "I", "pending": "P"}
+
+
+def render_verdict_figure(path: str | os.PathLike | None = None) -> str:
+    """An SVG of every verdict: one row per chapter (and per part), one square per claim.
+
+    Each square carries the verdict's colour and its letter code (legend below the rows),
+    so that it reads without colour too; the figure is generated, never drawn by hand.
+    """
+    entries = load_ledger(path)
+    root = (pathlib.Path(path) if path is not None else ledger_path()).resolve().parent.parent
+    groups = _groups(entries, root)
+    per_row, sq, gap, label_w, row_h = 12, 26, 4, 64, 32
+    rows: list[tuple[str, list[str]]] = []
+    for short, _, _, ids in groups:
+        for i in range(0, len(ids), per_row):
+            rows.append((short if i == 0 else "", ids[i:i + per_row]))
+    width = label_w + per_row * (sq + gap) + 8
+    legend_y = len(rows) * row_h + 14
+    legend = [v for v in VERDICTS + ("pending",)]
+    legend_rows = (len(legend) + 1) // 2
+    height = legend_y + legend_rows * 24 + 6
+    font = "font-family:DejaVu Sans,Helvetica,Arial,sans-serif"
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" role="img">',
+           f"<title>Verdicts of the {len(entries)} claims: {_counts_text(_counts(entries))}</title>",
+           f'<rect width="{width}" height="{height}" fill="#ffffff"/>']
+    for r, (label, ids) in enumerate(rows):
+        y = r * row_h + 4
+        if label:
+            out.append(f'<text x="0" y="{y + sq * 0.7:.1f}" style="{font};font-size:13px" '
+                       f'fill="#24292f">{_esc(label)}</text>')
+        for k, cid in enumerate(ids):
+            v = entries[cid]["verdict"]
+            x = label_w + k * (sq + gap)
+            fill = VERDICT_COLOURS[v] if v != "pending" else "#ffffff"
+            stroke = VERDICT_COLOURS[v]
+            dash = ' stroke-dasharray="3 2"' if v == "pending" else ""
+            txt = "#ffffff" if v != "pending" else VERDICT_COLOURS[v]
+            out.append(f'<g><title>{_esc(cid)}: {_esc(v)}</title>'
+                       f'<rect x="{x}" y="{y}" width="{sq}" height="{sq}" rx="3" fill="{fill}" '
+                       f'stroke="{stroke}" stroke-width="1.5"{dash}/>'
+                       f'<text x="{x + sq / 2:.1f}" y="{y + sq * 0.68:.1f}" text-anchor="middle" '
+                       f'style="{font};font-size:11px;font-weight:bold" fill="{txt}">'
+                       f"{_VERDICT_CODES[v]}</text></g>")
+    col_w = width // 2
+    for i, v in enumerate(legend):
+        x = (i % 2) * col_w
+        y = legend_y + (i // 2) * 24
+        fill = VERDICT_COLOURS[v] if v != "pending" else "#ffffff"
+        dash = ' stroke-dasharray="3 2"' if v == "pending" else ""
+        txt = "#ffffff" if v != "pending" else VERDICT_COLOURS[v]
+        out.append(f'<rect x="{x}" y="{y}" width="20" height="18" rx="3" fill="{fill}" '
+                   f'stroke="{VERDICT_COLOURS[v]}" stroke-width="1.5"{dash}/>'
+                   f'<text x="{x + 10}" y="{y + 13}" text-anchor="middle" '
+                   f'style="{font};font-size:9px;font-weight:bold" fill="{txt}">{_VERDICT_CODES[v]}</text>'
+                   f'<text x="{x + 26}" y="{y + 14}" style="{font};font-size:12px" fill="#24292f">'
+                   f"{_esc(v)}</text>")
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def _one_line(e: Mapping[str, Any]) -> str:
+    """The claim in one line: the entry's ``short`` field if it has one, else its claim."""
+    return _cell(e.get("short") or e["claim"])
+
+
+def render_overview(path: str | os.PathLike | None = None) -> str:
+    """The landing page's block: the verdict figure, totals, and every claim with its badge,
+    grouped by chapter and part (MyST, between :data:`INTRO_START` and :data:`INTRO_END`)."""
+    entries = load_ledger(path)
+    root = (pathlib.Path(path) if path is not None else ledger_path()).resolve().parent.parent
+    groups = _groups(entries, root)
+    counts = _counts(entries)
+    settled = sum(n for v, n in counts.items() if v != "pending")
+    alt = (f"Chart of the verdicts on all {len(entries)} claims, one square per claim in rows by "
+           f"chapter: {_counts_text(counts)}.")
+    lines = [
+        INTRO_START,
+        "",
+        f"Of the review's {len(entries)} claims in the {{ref}}`ledger <ledger>`, {settled} are settled: "
+        f"{_counts_text({v: n for v, n in counts.items() if v != 'pending'})}"
+        + (f"; {counts['pending']} are pending." if counts.get("pending") else "."),
+        "",
+        f":::{{figure}} {FIGURE_NAME}",
+        ":name: fig-verdicts",
+        f":alt: {alt}",
+        ":width: 100%",
+        "",
+        "Every claim's verdict, one square per claim, in rows by chapter and part: "
+        + ", ".join(f"{_VERDICT_CODES[v]} {v}" for v in VERDICTS + ("pending",)) + ".",
+        ":::",
+        "",
+    ]
+    for short, heading, doc, ids in groups:
+        target = f" ({{doc}}`read the chapter </{doc}>`)" if doc else ""
+        lines += [f"### {heading}", "",
+                  f"{_counts_text(_counts(entries, ids))}{target}.", ""]
+        lines += ["```{list-table}", ":header-rows: 1", ":widths: 22 78", ":class: verdict-list", "",
+                  "* - verdict", "  - claim"]
+        for cid in ids:
+            e = entries[cid]
+            lines += [f"* - {_badge(e['verdict'])}",
+                      f"  - {{ref}}`{cid} <{claim_label(cid)}>`: {_one_line(e)}"]
+        lines += ["```", ""]
+    lines.append(INTRO_END)
+    return "\n".join(lines)
+
+
+def update_intro(intro: str | os.PathLike | None = None) -> bool:
+    """Rewrite the verdict block of the landing page and the verdict figure; True if changed."""
+    book = ledger_path().parent
+    ip = pathlib.Path(intro) if intro is not None else book / "intro.md"
+    text = ip.read_text(encoding="utf-8")
+    if INTRO_START not in text or INTRO_END not in text:
+        raise LedgerError(f"{ip}: the verdict-block markers are missing")
+    head, rest = text.split(INTRO_START, 1)
+    _, tail = rest.split(INTRO_END, 1)
+    new = head + render_overview() + tail
+    changed = new != text
+    if changed:
+        ip.write_text(new, encoding="utf-8")
+    fig = ip.parent / FIGURE_NAME
+    svg = render_verdict_figure()
+    if not fig.exists() or fig.read_text(encoding="utf-8") != svg:
+        fig.write_text(svg, encoding="utf-8")
+        changed = True
+    return changed
+
+
 def _main() -> None:
     out = ledger_path().parent / "ledger.md"
     out.write_text(render_ledger_page(), encoding="utf-8")
     print(f"wrote {out}")
     if update_readme():
         print("updated the chapter table of README.md")
+    if update_intro():
+        print("updated the verdicts on the landing page (book/intro.md, book/verdicts.svg)")
 
 
 if __name__ == "__main__":

@@ -300,6 +300,16 @@ def test_every_settled_claim_has_a_recorded_measurement_and_counter(entries):
     assert set(records) <= set(entries), f"records of unknown claims: {set(records) - set(entries)}"
 
 
+def _output_text(o) -> str:
+    """The text of a stored output: a stream's text, or a display's text/plain (the verdict
+    box of check_claim is a display with text/html and this text/plain twin)."""
+    if o.get("output_type") == "stream":
+        return "".join(o.get("text", ""))
+    if o.get("output_type") in ("display_data", "execute_result"):
+        return "".join((o.get("data") or {}).get("text/plain", "")) + "\n"
+    return ""
+
+
 def test_every_stored_check_output_shows_its_counter_evidence(entries):
     """The verdict block printed in each notebook matches the record (the outputs are fresh)."""
     records = ledger.load_measurements()
@@ -307,7 +317,7 @@ def test_every_stored_check_output_shows_its_counter_evidence(entries):
     for nb in sorted((ROOT / "book").glob("*.ipynb")):
         for c in json.loads(nb.read_text(encoding="utf-8"))["cells"]:
             for o in c.get("outputs", []):
-                text = "".join(o.get("text", "")) if o.get("output_type") == "stream" else ""
+                text = _output_text(o)
                 for cid in entries:
                     if f"{cid}: {entries[cid]['verdict']}\n  measured:" in text:
                         seen.add(cid)
@@ -325,7 +335,7 @@ def test_every_stored_verdict_block_prints_the_recorded_measurement():
     for nb in sorted((ROOT / "book").glob("*.ipynb")):
         for c in json.loads(nb.read_text(encoding="utf-8"))["cells"]:
             for o in c.get("outputs", []):
-                text = "".join(o.get("text", "")) if o.get("output_type") == "stream" else ""
+                text = _output_text(o)
                 for cid, rec in records.items():
                     head = f"{cid}: {rec['verdict']}\n  measured:  "
                     if head in text:
@@ -425,6 +435,41 @@ def test_load_ledger_rejects_unknown_verdict_and_duplicates(tmp_path):
     dup.write_text("claims:\n" + row + row)
     with pytest.raises(ledger.LedgerError, match="twice"):
         ledger.load_ledger(dup)
+
+
+def test_landing_page_verdicts_are_up_to_date():
+    """The landing page's verdict block and figure are generated from the ledger."""
+    intro = (ROOT / "book" / "intro.md").read_text(encoding="utf-8")
+    block = intro.split(ledger.INTRO_START, 1)[1].split(ledger.INTRO_END, 1)[0]
+    assert ledger.INTRO_START + block + ledger.INTRO_END == ledger.render_overview(), \
+        "run `python -m samlib.ledger` to regenerate the verdicts of book/intro.md"
+    svg = (ROOT / "book" / ledger.FIGURE_NAME).read_text(encoding="utf-8")
+    assert svg == ledger.render_verdict_figure(), "run `python -m samlib.ledger` to regenerate book/verdicts.svg"
+    entries = ledger.load_ledger()
+    for cid, e in entries.items():  # every claim, with its verdict badge, pending ones too
+        assert f"{{verdict}}`{e['verdict']}`\n  - {{ref}}`{cid} <claim-{cid}>`" in block, cid
+
+
+def test_verdict_box_html_has_the_text_of_the_block(tiny_ledger):
+    check = _check(tiny_ledger, {"slope": 2.00004})
+    box = ledger.render_verdict_html(check)
+    assert 'class="sam-verdict sam-verdict--confirmed"' in box and box.endswith("<!-- /sam-verdict -->")
+    for word in ("confirmed", "Measured", "Tolerance", "refuted", "slope", "ledger.html#claim-a"):
+        assert word in box, word
+
+
+def test_check_claim_displays_html_with_the_text_as_fallback(tiny_ledger, monkeypatch):
+    shown = []
+    import IPython
+    import IPython.display
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: object())
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False, **kw: shown.append((obj, raw)))
+    monkeypatch.setattr(ledger, "_glue", lambda check: None)
+    check = _check(tiny_ledger, {"slope": 2.00004})
+    (bundle, raw), = shown
+    assert raw and bundle["text/plain"] == "\n".join(check.lines())
+    assert bundle["text/html"] == ledger.render_verdict_html(check)
 
 
 def test_readme_chapter_table_is_up_to_date():

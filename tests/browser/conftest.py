@@ -6,10 +6,9 @@ with the reason printed, when Debian's ``chromium`` or ``chromium-driver`` is mi
 
 * ``book_html``: ``$BOOK_HTML`` if set, else ``_build/html``; rebuilt with
   ``jupyter-book build . -W -n --keep-going`` when it is missing or older than a source.
-* ``server``: ``http.server`` on 127.0.0.1, a free port, in a thread. The book loads
-  MathJax 3 from a CDN; this machine (and the test) is offline, so the server rewrites that
-  one URL to ``/_mathjax/``, where it serves MathJax 3.2.2 from the pinned
-  ``django-static-mathjax`` wheel. Nothing else of the pages is changed.
+* ``server``: ``http.server`` on 127.0.0.1, a free port, in a thread, serving the build as
+  it is. The book carries its own MathJax 3 (``_static/mathjax/``, copied from the pinned
+  ``django-static-mathjax`` wheel by ``_ext/reader.py``), so the pages typeset offline.
 * ``driver``: Selenium with ``/usr/bin/chromedriver`` given explicitly (Selenium Manager is
   never asked to download a driver), headless, with every host except 127.0.0.1 made
   unresolvable so that a page cannot reach the network.
@@ -30,8 +29,6 @@ import pytest
 
 from toc import ROOT, toc_files
 
-CDN_MATHJAX = "https://cdn.jsdelivr.net/npm/mathjax@3/"
-LOCAL_MATHJAX = "/_mathjax/"
 BROWSER_DIR = pathlib.Path(__file__).resolve().parent
 
 
@@ -59,7 +56,8 @@ def pytest_collection_modifyitems(config, items):
 # ---------------------------------------------------------------------------------------
 def _global_sources() -> list[pathlib.Path]:
     paths = [ROOT / "_config.yml", ROOT / "_toc.yml", *sorted((ROOT / "book").glob("*.bib"))]
-    return paths + sorted((ROOT / "_ext").glob("*.py"))
+    return (paths + sorted((ROOT / "_ext").glob("*.py")) + sorted((ROOT / "_static").glob("*"))
+            + sorted((ROOT / "_templates").glob("*")) + [ROOT / "book" / "verdicts.svg"])
 
 
 def _stale(html: pathlib.Path) -> str | None:
@@ -108,37 +106,7 @@ def screenshot_dir(book_html) -> pathlib.Path:
 # ---------------------------------------------------------------------------------------
 # The local server
 # ---------------------------------------------------------------------------------------
-def _mathjax_dir() -> pathlib.Path | None:
-    try:
-        import mathjax  # the django-static-mathjax wheel: MathJax 3 as plain static files
-    except ImportError:
-        return None
-    d = pathlib.Path(mathjax.__file__).resolve().parent / "static" / "mathjax"
-    return d if (d / "es5" / "tex-mml-chtml.js").exists() else None
-
-
-class _BookHandler(http.server.SimpleHTTPRequestHandler):
-    mathjax: pathlib.Path | None = None
-
-    def translate_path(self, path):
-        bare = path.split("?", 1)[0].split("#", 1)[0]
-        if self.mathjax is not None and bare.startswith(LOCAL_MATHJAX):
-            return str(self.mathjax / bare[len(LOCAL_MATHJAX):])
-        return super().translate_path(path)
-
-    def send_head(self):
-        fs_path = self.translate_path(self.path)
-        if self.mathjax is None or not fs_path.endswith(".html") or not os.path.isfile(fs_path):
-            return super().send_head()
-        body = pathlib.Path(fs_path).read_bytes().replace(CDN_MATHJAX.encode(), LOCAL_MATHJAX.encode())
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        import io
-
-        return io.BytesIO(body)
-
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args):  # keep pytest's output readable
         pass
 
@@ -146,10 +114,7 @@ class _BookHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="session")
 def server(book_html):
     """Base URL (ending in '/') of the book served from ``book_html``."""
-    mj = _mathjax_dir()
-    if mj is None:
-        pytest.fail("MathJax 3 static files missing: pip install -r requirements.txt (django-static-mathjax)")
-    handler = functools.partial(type("H", (_BookHandler,), {"mathjax": mj}), directory=str(book_html))
+    handler = functools.partial(_QuietHandler, directory=str(book_html))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
