@@ -20,7 +20,7 @@ NOTEBOOKS = toc_notebooks()
 MAX = 88
 # Notebooks another engineer is changing; to be formatted with tools/notebook_code_style.py
 # and re-executed (issue 16). Remove a name here once done.
-PENDING = {"experiments.ipynb", "mnist.ipynb"}
+PENDING: set[str] = set()
 
 
 def _code(nb_path):
