@@ -22,6 +22,7 @@ The core, one module per concept (what a reader imports into their own work):
 ``samlib.ledger``          the claim ledger and the verdict check used by notebooks
 ``samlib.diagonal_net``    the diagonal linear network u * v: sparse regression, GD / SAM / 1-SAM
 ``samlib.stability``       edges of stability: GD's 2/eta and the SAM edge of Long & Bartlett
+``samlib.plotting``        the book's matplotlib style and legends placed outside the axes
 =========================  ==========================================================
 
 ``samlib.studies`` holds the scaffolding of single chapters (the Figure 1/2 sweeps, the
@@ -131,6 +132,9 @@ _EXPORTS: dict[str, str] = {
     "stability": "stability",
     "sam_edge": "stability",
     "gd_edge": "stability",
+    # the book's figure style
+    "plotting": "plotting",
+    "use_book_style": "plotting",
 }
 
 __all__ = sorted(_EXPORTS)

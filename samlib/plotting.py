@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import pathlib
 
+from .ledger import ledger_path
+
 __all__ = ["style_path", "use_book_style", "legend_outside", "figure_legend"]
 
 
 def style_path() -> pathlib.Path:
     """Location of ``sam.mplstyle``: beside the ledger (``book/`` of a checkout, or the
     installed ``samlib_book``)."""
-    from .ledger import ledger_path
-
     return ledger_path().parent / "sam.mplstyle"
 
 
