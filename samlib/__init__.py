@@ -11,6 +11,7 @@ The core, one module per concept (what a reader imports into their own work):
 ``samlib.msharpness``      m-sharpness of a data set split into batches
 ``samlib.hessian``         Hessian-vector products, lambda_max (Lanczos), trace
 ``samlib.optim``           the ``SAM`` torch optimizer (and ASAM)
+``samlib.gsam``            GSAM: surrogate-gap guided SAM (optimizer and update direction)
 ``samlib.batchnorm``       BatchNorm running statistics during SAM's second pass
 ``samlib.ssam``            sparse perturbations (SSAM-F, SSAM-D)
 ``samlib.nets``            the ReLU MLP: stacked (many seeds at once) and flat layouts
@@ -135,6 +136,10 @@ _EXPORTS: dict[str, str] = {
     # the book's figure style
     "plotting": "plotting",
     "use_book_style": "plotting",
+    # surrogate-gap guided SAM (Part II)
+    "gsam": "gsam",
+    "GSAM": "gsam",
+    "gsam_direction": "gsam",
 }
 
 __all__ = sorted(_EXPORTS)

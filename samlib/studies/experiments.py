@@ -27,6 +27,9 @@ Methods (``g`` is the minibatch gradient, ``eta`` the learning rate):
   ``T = |w| + asam_offset`` elementwise on the weight matrices and ``T = 1`` on the biases,
   as in the authors' code (SamsungLabs/ASAM, ``asam.py``); :class:`samlib.optim.SAM` with
   ``adaptive=True`` on the weights and ``adaptive=False`` on the biases takes the same step.
+- ``"gsam"``: surrogate-gap guided SAM (Zhuang et al. 2022, Algorithm 1): SAM's perturbation,
+  then the step ``-lr (g_p - gsam_alpha g_perp)`` with ``g_perp`` the part of ``g`` orthogonal
+  to the perturbed gradient ``g_p``, per member (:func:`samlib.gsam.gsam_direction`).
 
 SAM's perturbation uses :func:`samlib.ascent.ascent_scale` (a zero gradient gives
 ``eps = 0``), SSAM's masks come from :mod:`samlib.ssam`. SSAM, ``"sam-linf"`` and ``"asam"``
@@ -60,6 +63,7 @@ import torch
 from .. import ssam
 from .._validation import check_int_at_least, check_nonnegative, check_positive
 from ..ascent import ascent_scale
+from ..gsam import gsam_direction
 from ..nets import init_stacked_mlp, mlp_grad, sam_grad, stacked_loss_and_accuracy
 
 __all__ = [
@@ -73,8 +77,8 @@ __all__ = [
     "plot_mean_band",
 ]
 
-METHODS = ("sgd", "adam", "sam", "ssam-f", "ssam-d", "sam-linf", "asam")
-_TWO_GRAD = ("sam", "ssam-f", "ssam-d", "sam-linf", "asam")
+METHODS = ("sgd", "adam", "sam", "ssam-f", "ssam-d", "sam-linf", "asam", "gsam")
+_TWO_GRAD = ("sam", "ssam-f", "ssam-d", "sam-linf", "asam", "gsam")
 
 # ----------------------------------------------------------------------------------------
 # Training
@@ -166,6 +170,7 @@ def train_stacked(
     fisher_samples: int = 100,
     drop_fraction: float = 0.5,
     asam_offset: float = 0.01,
+    gsam_alpha: float = 0.1,
     dtype: torch.dtype = torch.float32,
     group_size: int = 3,
 ) -> TrainHistory:
@@ -173,7 +178,7 @@ def train_stacked(
 
     Parameters
     ----------
-    method : {"sgd", "adam", "sam", "ssam-f", "ssam-d", "sam-linf", "asam"}
+    method : {"sgd", "adam", "sam", "ssam-f", "ssam-d", "sam-linf", "asam", "gsam"}
         See the module docstring.
     X_train : array (n, d)
         Training inputs, shared by all members.
@@ -204,6 +209,8 @@ def train_stacked(
         budget), initial drop fraction of the cosine drop-and-grow schedule (SSAM-D).
     asam_offset : float
         ASAM's offset ``eta`` in ``T = |w| + eta`` (>= 0; Kwon et al. 2021 use 0.01).
+    gsam_alpha : float
+        GSAM's weight of the orthogonal ascent component (>= 0; :mod:`samlib.gsam`).
     dtype : torch.float32 or torch.float64
         Precision of weights, data and arithmetic. The initial weights are drawn in float32
         whatever ``dtype`` is, so both precisions start from the same point. Rounding errors
@@ -256,6 +263,7 @@ def train_stacked(
     rho_t = _per_member(rho, S, "rho", positive=False, dtype=dtype)
     group_size = check_int_at_least(group_size, 1, "group_size")
     asam_offset = check_nonnegative(asam_offset, "asam_offset")
+    gsam_alpha = check_nonnegative(gsam_alpha, "gsam_alpha")
     if S > group_size and method not in ("ssam-f", "ssam-d"):
         y_all = np.asarray(y_train)
         parts = []
@@ -267,7 +275,7 @@ def train_stacked(
                 lr=lr_t[sl].tolist(), rho=rho_t[sl].tolist(), m=m, hidden=hidden,
                 num_classes=num_classes, batch_size=batch_size, grad_budget=grad_budget,
                 eval_every=eval_every, betas=betas, adam_eps=adam_eps, asam_offset=asam_offset,
-                dtype=dtype, group_size=group_size))
+                gsam_alpha=gsam_alpha, dtype=dtype, group_size=group_size))
         return _join(parts)
 
     params = [p.to(dtype) for p in init_stacked_mlp([d, *hidden, num_classes], seeds)]
@@ -358,6 +366,11 @@ def train_stacked(
                 pert = [p + (tg if t is None else t * tg) * _bcast(scale, p)
                         for p, tg, t in zip(params, Tg, T)]
                 mlp_grad(pert, xb, yb, lr=lr_t, step_on=params)
+            elif method == "gsam":
+                scale = ascent_scale(_global_norm(g), rho_t)  # SAM's eps-hat, 0 if g = 0
+                _, g_p = mlp_grad([p + gi * _bcast(scale, p) for p, gi in zip(params, g)], xb, yb)
+                for p, d, lb in zip(params, gsam_direction(g, g_p, gsam_alpha, True, False), lr_b):
+                    p.sub_(d * lb)
             if adam_fused is not None:
                 adam_fused.step()  # the .grad of every parameter is adam_grad
             elif method == "adam":
