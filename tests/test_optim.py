@@ -529,7 +529,8 @@ def test_mixed_dtypes_give_norm_rho_along_the_gradient(grads):
     opt = SAM(params, torch.optim.SGD, rho=rho, lr=0.1)
     opt.first_step()
     for p, expected in zip(params, torch.split(rho * g / g.norm(), [p.numel() for p in params])):
-        rel = 1e-3 if p.dtype == torch.float16 else 1e-6
+        # float16: eps correctly rounded (within 2**-11); a fused pass with alpha rounded to float16 is 9e-4 off
+        rel = 2.0**-11 if p.dtype == torch.float16 else 1e-6
         torch.testing.assert_close(p.detach().double(), expected, rtol=rel, atol=0)
     opt.restore()
     assert all(not p.detach().any() for p in params)
