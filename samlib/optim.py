@@ -131,7 +131,10 @@ class SAM(torch.optim.Optimizer):
     **Storage and cost.**  The perturbed weights are written into a spare buffer that is
     swapped in (``p.data``) and swapped out again, so restoring is exact and costs nothing.
     A plain SAM step thus adds one pass over the gradients (the norm) and one fused pass
-    :math:`w + c\\,g` to the base optimizer's work.  The norm is read on the host, which on an
+    :math:`w + c\\,g` to the base optimizer's work, the least a step that restores :math:`w`
+    exactly can do; where a forward-backward pass is cheap next to those memory passes (the
+    book's MLP at batch 10, on a CPU) they cost about a third of an SGD step
+    (``benchmarks/sam_step.py --breakdown``).  The norm is read on the host, which on an
     accelerator is a synchronisation: the price of checking it for overflow.  A parameter
     that is a view into a larger flat buffer does not see the perturbation through that buffer.
 
