@@ -24,6 +24,7 @@ BatchNorm statistics of the second pass are handled by :mod:`samlib.batchnorm`.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -72,9 +73,8 @@ def _global_norm(tensors: list[torch.Tensor]) -> float:
 
 
 def _underflow_bound(tensors: list[torch.Tensor]) -> float:
-    """``numel * tiny``: below it a sum of squares may have lost squares to underflow."""
-    tiny = max(_normal_range(t.dtype)[0] for t in {t.dtype: t for t in tensors}.values())
-    return sum(t.numel() for t in tensors) * tiny
+    """:math:`\\sum_i n_i\\,\\mathrm{tiny}_i`: below it a sum of squares may have lost squares to underflow."""
+    return sum(t.numel() * _normal_range(t.dtype)[0] for t in tensors)
 
 
 class SAM(torch.optim.Optimizer):
@@ -131,7 +131,10 @@ class SAM(torch.optim.Optimizer):
     **Storage and cost.**  The perturbed weights are written into a spare buffer that is
     swapped in (``p.data``) and swapped out again, so restoring is exact and costs nothing.
     A plain SAM step thus adds one pass over the gradients (the norm) and one fused pass
-    :math:`w + c\\,g` to the base optimizer's work.  The norm is read on the host, which on an
+    :math:`w + c\\,g` to the base optimizer's work, the least a step that restores :math:`w`
+    exactly can do; where a forward-backward pass is cheap next to those memory passes (the
+    book's MLP at batch 10, on a CPU) they cost about a third of an SGD step
+    (``benchmarks/sam_step.py --breakdown``).  The norm is read on the host, which on an
     accelerator is a synchronisation: the price of checking it for overflow.  A parameter
     that is a view into a larger flat buffer does not see the perturbation through that buffer.
 
@@ -286,22 +289,20 @@ class SAM(torch.optim.Optimizer):
         faults that made a step of the book's MLP twice as slow (benchmarks/sam_step.py).
         """
         coef, spare, out = rho / norm, self._spare, []
-        lows, highs = zip(*(_normal_range(d) for d in {p.dtype for p in params}))
-        fused = max(lows) <= coef <= min(highs)  # else coef is no normal number of some dtype
-        for i, p in enumerate(params):
-            w, g = p.data, grads[i]
+        # torch rounds alpha to the parameters' dtype: fuse only if coef is a normal number there
+        fused = all(lo <= coef <= hi for lo, hi in map(_normal_range, {p.dtype for p in params}))
+        for p, g, ai in zip(params, grads, a or itertools.repeat(None)):
+            w = p.data
             buf = spare.get(id(p))
             if buf is None or buf.shape != w.shape or buf.dtype != w.dtype or buf.device != w.device:
                 buf = torch.empty_like(w)
-            ai = None if a is None else a[i]
-            if fused:  # one fused pass; torch rounds alpha to w's dtype
-                if ai is None:
-                    torch.add(w, g, alpha=coef, out=buf)
-                else:
-                    torch.addcmul(w, ai, g, value=coef, out=buf)
-            else:  # float16, or a tiny norm: in float64
+            if not fused:  # float16, or a tiny norm: in float64
                 eps = g.double() / norm * rho
                 torch.add(w, eps if ai is None else eps * ai, out=buf)
+            elif ai is None:  # one fused pass over w and g
+                torch.add(w, g, alpha=coef, out=buf)
+            else:
+                torch.addcmul(w, ai, g, value=coef, out=buf)
             out.append((p, w, buf))
         return out
 

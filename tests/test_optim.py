@@ -508,6 +508,34 @@ def test_norm_out_of_the_dtype_range_still_gives_norm_rho(dtype, values):
     torch.testing.assert_close(eps, torch.full_like(eps, rho / math.sqrt(len(values))), rtol=rel, atol=0)
 
 
+@pytest.mark.parametrize(
+    "grads",
+    [
+        # float32 squares of 1e-30 underflow to 0; float64's do not: the float32 half must still count
+        [(torch.float32, [1e-30] * 4), (torch.float64, [1e-30] * 4)],
+        # rho/||g|| = 2.5e-5 is below float16's smallest normal number: no fused pass for either tensor
+        [(torch.float16, [100.0] * 4), (torch.float32, [1e3] * 4)],
+    ],
+    ids=["float32-underflow-beside-float64", "coef-below-float16-range"],
+)
+def test_mixed_dtypes_give_norm_rho_along_the_gradient(grads):
+    params = []
+    for dtype, values in grads:
+        w = nn.Parameter(torch.zeros(len(values), dtype=dtype))
+        w.grad = torch.tensor(values, dtype=dtype)
+        params.append(w)
+    rho = 0.05
+    g = torch.cat([p.grad.double() for p in params])
+    opt = SAM(params, torch.optim.SGD, rho=rho, lr=0.1)
+    opt.first_step()
+    for p, expected in zip(params, torch.split(rho * g / g.norm(), [p.numel() for p in params])):
+        # float16: eps correctly rounded (within 2**-11); a fused pass with alpha rounded to float16 is 9e-4 off
+        rel = 2.0**-11 if p.dtype == torch.float16 else 1e-6
+        torch.testing.assert_close(p.detach().double(), expected, rtol=rel, atol=0)
+    opt.restore()
+    assert all(not p.detach().any() for p in params)
+
+
 @pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan])
 def test_non_finite_gradient_raises_and_moves_nothing(bad):
     X, y = data()
