@@ -314,9 +314,10 @@ def test_claim_math_is_typeset_on_the_ledger_and_landing_page(driver, server):
       for (const r of document.querySelectorAll(arguments[1])) {
         const a = Array.from(r.querySelectorAll('a')).map(x => x.textContent.trim()).find(t => want.has(t));
         if (!a) continue;
-        const clone = r.cloneNode(true);
+        const cell = r.cells[1];  // the claim's cell (the others hold badges and links)
+        const clone = cell.cloneNode(true);
         clone.querySelectorAll('mjx-container').forEach(m => m.remove());
-        out.push([a, r.querySelectorAll('mjx-container').length, clone.textContent]);
+        out.push([a, cell.querySelectorAll('mjx-container').length, clone.textContent]);
       }
       return out;"""
     for page, rows in (("book/ledger", "table.ledger-summary tbody tr"),
