@@ -275,6 +275,23 @@ def test_a_figure_enlarges_on_click(driver, server):
         done([ok, !document.querySelector('.sam-zoom')]);
       }, 500);""")
     assert opened == [True, True], f"click-to-enlarge: {opened}"
+    # on a phone the enlarged figure is shown at its own resolution, so that its text is legible
+    _go(driver, server, "book/convergence", "phone")
+    sizes = driver.execute_async_script("""
+      const done = arguments[arguments.length - 1];
+      const img = Array.from(document.querySelectorAll('img.sam-zoomable'))
+                       .find(i => i.naturalWidth > document.documentElement.clientWidth);
+      if (!img) { done(null); return; }
+      img.click();
+      setTimeout(() => {
+        const box = document.querySelector('.sam-zoom');
+        const big = box ? box.querySelector('img') : null;
+        const out = [img.naturalWidth, big ? Math.round(big.getBoundingClientRect().width) : 0,
+                     Math.round(img.getBoundingClientRect().width)];
+        if (box) box.click();
+        done(out);
+      }, 500);""")
+    assert sizes and sizes[1] >= sizes[0] - 1 > sizes[2], f"phone enlargement (natural, enlarged, shown): {sizes}"
 
 
 JS_CAPTION_NUMBERS = """
