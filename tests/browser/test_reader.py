@@ -17,8 +17,8 @@ tab title is the book's title once; no page loads Thebe; the PDF exists and hold
 the appendix's figures are numbered A.1, A.2 (in their captions and in the references to them)
 and the landing page's figure carries no number; the claims' math is typeset on the ledger and
 the landing page (no ``$`` left, no ASCII ``rho``/``||``).
-Screenshots of the landing page, the ledger and one chapter at both widths go to
-``_build/screenshots/reader/`` (the README's and ``docs/`` copies come from there).
+Screenshots of the landing page, the ledger (also scrolled to their claim tables) and one chapter
+at both widths go to ``_build/screenshots/reader/`` (the README's and ``docs/`` copies come from there).
 """
 from __future__ import annotations
 
@@ -108,6 +108,10 @@ def _open(driver, server, page: str, width_name: str, shots: pathlib.Path) -> di
         if driver.execute_script("const b = document.querySelector('div.sam-verdict');"
                                  "if (b) { b.scrollIntoView({block: 'center'}); } return !!b;"):
             driver.save_screenshot(str(shots / f"{name}-{width_name}-verdict-box.png"))
+        # the claims with their badges and typeset math (landing page and ledger)
+        if driver.execute_script("const t = document.querySelector('table.ledger-summary, table.verdict-list');"
+                                 "if (t) { t.scrollIntoView({block: 'start'}); } return !!t;"):
+            driver.save_screenshot(str(shots / f"{name}-{width_name}-claims.png"))
     _facts[key] = facts
     return facts
 
@@ -334,6 +338,7 @@ def test_claim_math_is_typeset_on_the_ledger_and_landing_page(driver, server):
         const cell = r.cells[1];  // the claim's cell (the others hold badges and links)
         const clone = cell.cloneNode(true);
         clone.querySelectorAll('mjx-container').forEach(m => m.remove());
+        clone.querySelectorAll('a').forEach(x => { if (x.textContent.trim() === a) x.remove(); });
         out.push([a, cell.querySelectorAll('mjx-container').length, clone.textContent]);
       }
       return out;"""
