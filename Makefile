@@ -29,6 +29,10 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Open the book: file://$(CURDIR)/_build/html/index.html"
 
+## The same build from scratch (every page re-read), warnings as errors: what CI publishes.
+book-strict: $(STAMP)
+	$(BIN)/jupyter-book build . --all -W -n --keep-going
+
 ## Every test: samlib unit tests, the ledger and notebook guards, nbval on every notebook
 ## (native kernels, then the forced configuration), then the rendered book in headless Chromium.
 test: $(STAMP)

@@ -36,6 +36,9 @@ _WORDS = {
 def spoken_math(tex: str) -> str:
     """A TeX formula in plain words for a screen reader (no backslash, brace, ^ or _ left)."""
     s = tex
+    # the names of norms and balls are read as names: L^2 is "L2", L^\infty "L-infinity"
+    s = re.sub(r"\b([Ll])\^\s*\{?\\infty\}?", r"\1-infinity", s)
+    s = re.sub(r"\b([Ll])\^\s*\{?([0-9p])\}?", r"\1\2", s)
     s = re.sub(r"\\frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}", r"(\1) over (\2)", s)
     s = re.sub(r"\\hat\s*\{?\\?([A-Za-z]+)\}?", r"\1 hat", s)
     s = re.sub(r"\\(?:[,;:! ])", " ", s)

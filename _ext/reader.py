@@ -15,6 +15,10 @@
 * Author-year labels in the bibliography (``bibtex_default_style: authoryear``), matching
   the author-year citations in the text.
 * The landing page's tab title is the book's title once (``_templates/layout.html``).
+* Figures outside the numbered chapters: the appendix's are numbered A.1, A.2, ... (config
+  ``sam_lettered_figures``: document -> letter), so that they do not clash with the
+  chapters' figures or with the review's Figures 1 and 2 that the book discusses; the
+  landing page's figure is not numbered (``sam_unnumbered_figures``).
 """
 from __future__ import annotations
 
@@ -91,6 +95,25 @@ def page_context(app, pagename, templatename, context, doctree) -> None:
     context["sam_is_root"] = pagename == app.config.root_doc
 
 
+# -- figure numbers outside the numbered chapters -------------------------------------------
+def letter_figure_numbers(app, env) -> list[str]:
+    """Renumber the figures of lettered documents (A.1, A.2, ...) and drop the numbers of
+    unnumbered ones, after Sphinx assigned its numbers (``env-get-updated``, late priority).
+
+    Sphinx numbers a figure with a tuple that the HTML writer and ``{numref}`` join with
+    dots, so ``("A", 1)`` reads "Fig. A.1" in the caption and in every reference to it.
+    """
+    numbers = env.toc_fignumbers
+    for docname, letter in app.config.sam_lettered_figures.items():
+        for ids in numbers.get(docname, {}).values():
+            in_order = sorted(ids, key=lambda fid: ids[fid])
+            for k, fid in enumerate(in_order, start=1):
+                ids[fid] = (letter, k)
+    for docname in app.config.sam_unnumbered_figures:
+        numbers.pop(docname, None)
+    return []  # Sphinx already rewrites a document whose numbers changed
+
+
 # -- author-year bibliography labels -------------------------------------------------------
 def _register_authoryear_style() -> None:
     from pybtex.plugin import register_plugin
@@ -130,6 +153,9 @@ def _register_authoryear_style() -> None:
 def setup(app):
     _register_authoryear_style()
     app.add_role("verdict", verdict_role)
+    app.add_config_value("sam_lettered_figures", {}, "env", types=[dict])
+    app.add_config_value("sam_unnumbered_figures", [], "env", types=[list])
+    app.connect("env-get-updated", letter_figure_numbers, priority=900)
     app.connect("config-inited", use_local_mathjax)
     app.connect("builder-inited", drop_thebe)
     app.connect("builder-inited", copy_mathjax)

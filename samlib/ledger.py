@@ -46,6 +46,7 @@ __all__ = [
     "render_overview",
     "render_verdict_figure",
     "update_intro",
+    "plain_math",
 ]
 
 #: The verdict vocabulary of the book (``pending`` only until a chapter settles the claim).
@@ -952,7 +953,8 @@ def render_verdict_figure(path: str | os.PathLike | None = None) -> str:
             stroke = VERDICT_COLOURS[v]
             dash = ' stroke-dasharray="3 2"' if v == "pending" else ""
             txt = "#ffffff" if v != "pending" else VERDICT_COLOURS[v]
-            out.append(f'<g><title>{_esc(cid)}: {_esc(v)}</title>'
+            tip = f"{cid}: {v}. {plain_math(' '.join(str(entries[cid]['claim']).split()))}"
+            out.append(f'<g><title>{_esc(tip)}</title>'
                        f'<rect x="{x}" y="{y}" width="{sq}" height="{sq}" rx="3" fill="{fill}" '
                        f'stroke="{stroke}" stroke-width="1.5"{dash}/>'
                        f'<text x="{x + sq / 2:.1f}" y="{y + sq * 0.68:.1f}" text-anchor="middle" '
@@ -973,6 +975,43 @@ def render_verdict_figure(path: str | os.PathLike | None = None) -> str:
                    f"{_esc(v)}</text>")
     out.append("</svg>")
     return "\n".join(out) + "\n"
+
+
+#: TeX commands of the claims' math and how plain text writes them (``plain_math``).
+_PLAIN_COMMANDS = {
+    "rho": "ρ", "eta": "η", "kappa": "κ", "lambda": "λ", "theta": "θ", "epsilon": "ε",
+    "delta": "δ", "sigma": "σ", "nabla": "∇", "lVert": "‖", "rVert": "‖", "Vert": "‖",
+    "approx": "≈", "le": "≤", "leq": "≤", "ge": "≥", "geq": "≥", "to": "→", "mapsto": "↦",
+    "infty": "∞", "times": "×", "cdot": "·", "max": "max", "min": "min", "log": "log",
+    "sqrt": "√", "mathcal": "", "mathrm": "", "left": "", "right": "",
+}
+_SUPERSCRIPTS = str.maketrans("0123456789-+", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺")
+
+
+def plain_math(text: str) -> str:
+    r"""A claim's text with its ``$...$`` math written in plain Unicode, for the places where
+    MathJax cannot render it (the verdict figure's tooltips, plain-text outputs).
+
+    >>> plain_math(r"about $\rho\lVert\nabla f\rVert$ for $\rho_0 \le G\eta_0$")
+    'about ρ‖∇f‖ for ρ₀ ≤ Gη₀'
+    >>> plain_math(r"$\theta + \hat\epsilon$ at $\rho = 10^{-5}$, $\lambda_{\max}$, $\log T/\sqrt{T}$")
+    'θ + ε̂ at ρ = 10⁻⁵, λ_max, log T/√T'
+    """
+    subscripts = str.maketrans("0123456789t", "₀₁₂₃₄₅₆₇₈₉ₜ")
+
+    def one(m: re.Match) -> str:
+        s = m.group(1)
+        s = re.sub(r"\\hat\s*\{?\\([A-Za-z]+)\}?", lambda h: "\\" + h.group(1) + "\u0302", s)
+        s = re.sub(r"\\sqrt\s*\{([^{}]*)\}", r"\\sqrt \1", s)
+        s = re.sub(r"\\[,;:!]", " ", s)
+        s = re.sub(r"\\([A-Za-z]+)(\s?)", lambda c: _PLAIN_COMMANDS.get(c.group(1), c.group(1))
+                   + ("" if c.group(1) in ("sqrt", "nabla") else c.group(2)), s)
+        s = re.sub(r"\^\{([-+0-9]+)\}|\^([0-9])", lambda e: (e.group(1) or e.group(2)).translate(_SUPERSCRIPTS), s)
+        s = s.replace("^p", "ᵖ")
+        s = re.sub(r"_\{?([0-9t])\}?(?![A-Za-z0-9])", lambda i: i.group(1).translate(subscripts), s)
+        return s.replace("{", "").replace("}", "")
+
+    return re.sub(r"\$([^$]+)\$", one, str(text))
 
 
 def _one_line(e: Mapping[str, Any]) -> str:

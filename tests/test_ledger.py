@@ -519,3 +519,44 @@ def test_ledger_path_prefers_the_environment_then_a_checkout(tmp_path, monkeypat
     (tmp_path / "book" / "claims.yml").write_text("claims: []\n")
     monkeypatch.chdir(tmp_path / "book")
     assert ledger.ledger_path() == (tmp_path / "book" / "claims.yml").resolve()
+
+
+#: ASCII spellings of math that a claim must write in TeX between dollars instead.
+ASCII_MATH = re.compile(r"\b(?:rho|eta|eta0|rho0|eps_hat|lambda_max|lambda|delta|theta|kappa_rho|"
+                        r"grad|sqrt|L_S)\b|\|\||->|<=|\w\^\w")
+
+
+def test_part1_claims_write_math_in_tex_with_a_plain_fallback(entries):
+    """Part I's claim texts write their math as ``$...$`` (MathJax on the ledger and landing
+    pages), never in ASCII; ``plain_math`` turns each into plain text without TeX, which is
+    what the verdict figure (an SVG, no MathJax) shows."""
+    bad = []
+    for cid in FIXED_IDS:
+        claim = str(entries[cid]["claim"])
+        outside = re.sub(r"\$[^$]*\$", " ", claim)
+        if claim.count("$") % 2 or ASCII_MATH.search(outside):
+            bad.append(f"{cid}: {outside}")
+        plain = ledger.plain_math(claim)
+        if re.search(r"[$\\{}]", plain):
+            bad.append(f"{cid}: TeX left in the plain text {plain!r}")
+    assert not bad, "claims with ASCII math or without a plain fallback:\n  " + "\n  ".join(bad)
+    math = [cid for cid in FIXED_IDS if "$" in str(entries[cid]["claim"])]
+    assert len(math) >= 10, f"only {len(math)} Part I claims write math: {math}"
+    svg = ledger.render_verdict_figure()
+    assert "$" not in svg and "\\" not in svg, "TeX in the verdict figure"
+    assert ledger.plain_math(str(entries["ex1-first-order"]["claim"])) in svg
+
+
+def test_ledger_and_landing_pages_render_claim_math_for_mathjax(entries):
+    """The claim texts reach the ledger and landing pages with their ``$...$`` intact (MyST's
+    dollarmath hands them to MathJax), and the ledger's cell escaping leaves math alone."""
+    page = ledger.render_ledger_page()
+    overview = ledger.render_overview()
+    for cid in FIXED_IDS:
+        claim = " ".join(str(entries[cid]["claim"]).split())
+        if "$" not in claim:
+            continue
+        assert f"**Claim (our paraphrase):** {claim}" in page, cid
+        assert f"`{cid} <claim-{cid}>`: {claim}" in overview, cid
+        for formula in re.findall(r"\$[^$]*\$", claim):
+            assert "\\|" not in ledger._cell(formula), f"{cid}: {formula} would be escaped"

@@ -13,9 +13,12 @@ but 127.0.0.1 unresolvable:
 And once: the landing page opens with every claim's verdict badge (Part II included) and the
 verdict figure, and links the PDF; the ledger shows each claim with its badge; each settled
 claim's verdict box is in its chapter; the references carry author-year labels; the landing
-tab title is the book's title once; no page loads Thebe; the PDF exists and holds the figures.
-Screenshots of the landing page, the ledger and one chapter at both widths go to
-``_build/screenshots/reader/`` (the README's and ``docs/`` copies come from there).
+tab title is the book's title once; no page loads Thebe; the PDF exists and holds the figures;
+the appendix's figures are numbered A.1, A.2 (in their captions and in the references to them)
+and the landing page's figure carries no number; the claims' math is typeset on the ledger and
+the landing page (no ``$`` left, no ASCII ``rho``/``||``).
+Screenshots of the landing page, the ledger (also scrolled to their claim tables) and one chapter
+at both widths go to ``_build/screenshots/reader/`` (the README's and ``docs/`` copies come from there).
 """
 from __future__ import annotations
 
@@ -105,6 +108,10 @@ def _open(driver, server, page: str, width_name: str, shots: pathlib.Path) -> di
         if driver.execute_script("const b = document.querySelector('div.sam-verdict');"
                                  "if (b) { b.scrollIntoView({block: 'center'}); } return !!b;"):
             driver.save_screenshot(str(shots / f"{name}-{width_name}-verdict-box.png"))
+        # the claims with their badges and typeset math (landing page and ledger)
+        if driver.execute_script("const t = document.querySelector('table.ledger-summary, table.verdict-list');"
+                                 "if (t) { t.scrollIntoView({block: 'start'}); } return !!t;"):
+            driver.save_screenshot(str(shots / f"{name}-{width_name}-claims.png"))
     _facts[key] = facts
     return facts
 
@@ -272,6 +279,77 @@ def test_a_figure_enlarges_on_click(driver, server):
         done([ok, !document.querySelector('.sam-zoom')]);
       }, 500);""")
     assert opened == [True, True], f"click-to-enlarge: {opened}"
+    # on a phone the enlarged figure is shown at its own resolution, so that its text is legible
+    _go(driver, server, "book/convergence", "phone")
+    sizes = driver.execute_async_script("""
+      const done = arguments[arguments.length - 1];
+      const img = Array.from(document.querySelectorAll('img.sam-zoomable'))
+                       .find(i => i.naturalWidth > document.documentElement.clientWidth);
+      if (!img) { done(null); return; }
+      img.click();
+      setTimeout(() => {
+        const box = document.querySelector('.sam-zoom');
+        const big = box ? box.querySelector('img') : null;
+        const out = [img.naturalWidth, big ? Math.round(big.getBoundingClientRect().width) : 0,
+                     Math.round(img.getBoundingClientRect().width)];
+        if (box) box.click();
+        done(out);
+      }, 500);""")
+    assert sizes and sizes[1] >= sizes[0] - 1 > sizes[2], f"phone enlargement (natural, enlarged, shown): {sizes}"
+
+
+JS_CAPTION_NUMBERS = """
+return {
+  captions: Array.from(document.querySelectorAll('figcaption .caption-number'))
+              .map(e => e.textContent.trim()),
+  refs: Array.from(document.querySelectorAll('a.reference.internal span.std-numref'))
+              .map(e => e.textContent.trim()),
+};
+"""
+
+
+def test_appendix_figures_are_numbered_A1_A2(driver, server):
+    _go(driver, server, "book/appendix_cost")
+    got = driver.execute_script(JS_CAPTION_NUMBERS)
+    want = [f"Fig. A.{k}" for k in range(1, len(got["captions"]) + 1)]
+    assert len(got["captions"]) >= 2 and got["captions"] == want, f"appendix captions: {got['captions']}"
+    assert got["refs"] and all(re.fullmatch(r"Fig\. A\.\d+", r) for r in got["refs"]), \
+        f"references to the appendix's figures: {got['refs']}"
+    _go(driver, server, "book/intro")
+    got = driver.execute_script(JS_CAPTION_NUMBERS)
+    assert not got["captions"], f"the landing page numbers its figure: {got['captions']}"
+    # the chapters keep their numbers: Fig. <chapter>.<k>
+    _go(driver, server, "book/convergence")
+    got = driver.execute_script(JS_CAPTION_NUMBERS)
+    assert got["captions"] and all(re.fullmatch(r"Fig\. 5\.\d+", c) for c in got["captions"]), got
+
+
+def test_claim_math_is_typeset_on_the_ledger_and_landing_page(driver, server):
+    from samlib.ledger import load_ledger
+
+    with_math = [cid for cid, e in load_ledger().items() if "$" in str(e["claim"])]
+    assert with_math, "no claim writes math"
+    js = """
+      const want = new Set(arguments[0]);
+      const out = [];
+      for (const r of document.querySelectorAll(arguments[1])) {
+        const a = Array.from(r.querySelectorAll('a')).map(x => x.textContent.trim()).find(t => want.has(t));
+        if (!a) continue;
+        const cell = r.cells[1];  // the claim's cell (the others hold badges and links)
+        const clone = cell.cloneNode(true);
+        clone.querySelectorAll('mjx-container').forEach(m => m.remove());
+        clone.querySelectorAll('a').forEach(x => { if (x.textContent.trim() === a) x.remove(); });
+        out.push([a, cell.querySelectorAll('mjx-container').length, clone.textContent]);
+      }
+      return out;"""
+    for page, rows in (("book/ledger", "table.ledger-summary tbody tr"),
+                       ("book/intro", "table.verdict-list tbody tr")):
+        _go(driver, server, page)
+        got = driver.execute_script(js, with_math, rows)
+        assert {r[0] for r in got} == set(with_math), f"{page}: rows of claims with math: {len(got)}"
+        bad = [f"{cid}: {n} formulas, text {text.strip()[:80]!r}" for cid, n, text in got
+               if n == 0 or "$" in text or re.search(r"\brho\b|\|\||eps_hat|lambda_max", text)]
+        assert not bad, f"{page}: claim math not typeset:\n  " + "\n  ".join(bad)
 
 
 def test_references_have_author_year_labels(driver, server):
