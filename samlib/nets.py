@@ -37,6 +37,7 @@ __all__ = [
     "mlp_forward",
     "forward_cache",
     "output_delta",
+    "backprop",
     "mlp_grad",
     "sam_grad",
     "member_module",
@@ -169,6 +170,52 @@ def _backward(params: Params, hs: list[torch.Tensor], delta: torch.Tensor, step:
         _take(target, grads, layer, hs[layer], delta, step)
         delta = below
     return None if step else grads
+
+
+def backprop(
+    params: Params, hs: Sequence[torch.Tensor], delta: torch.Tensor, lr: torch.Tensor | None = None,
+    step_on: Params | None = None,
+) -> list[torch.Tensor] | None:
+    """Back-propagate a given output error through given weights: ``J(params)^T delta``.
+
+    .. math:: g = J_\\theta(x)^\\top \\delta, \\qquad
+              J_\\theta(x) = \\partial f(\\theta, x) / \\partial \\theta,
+
+    the vector-Jacobian product of the network's logits ``f`` at ``params`` with an arbitrary
+    error ``delta`` on the logits. With ``delta`` the loss gradient at the same ``params``
+    (:func:`output_delta`) this is :func:`mlp_grad`; with another one it separates the two
+    things SAM's perturbation changes (Baek, Kolter & Raghunathan 2024, §4): the error at the
+    logits and the Jacobian it is sent back through.
+
+    Parameters
+    ----------
+    params : stacked parameters
+        The weights whose Jacobian is used.
+    hs : sequence of tensors
+        The layer inputs of ``params`` on the batch, ``forward_cache(params, x)[0]``.
+    delta : tensor (S, B, K)
+        Error on the logits (already divided by the batch size for a mean loss).
+    lr : tensor (S,), optional
+        If given, add ``-lr g`` to ``step_on`` in place instead of returning ``g``.
+    step_on : stacked parameters, optional
+        With ``lr``: the parameters to step (default ``params``).
+
+    Returns
+    -------
+    list of tensors shaped like ``params``, or None if ``lr`` is given
+
+    Raises
+    ------
+    ValueError
+        ``hs`` does not hold one layer input per layer, or ``delta``'s shape does not match.
+    """
+    L = len(params) // 2
+    if len(hs) != L:
+        raise ValueError(f"hs must hold {L} layer inputs (forward_cache(params, x)[0]), got {len(hs)}")
+    want = (hs[0].shape[0], hs[0].shape[1], params[-1].shape[-1])
+    if tuple(delta.shape) != want:
+        raise ValueError(f"delta must have shape {want}, got {tuple(delta.shape)}")
+    return _backward(params, list(hs), _step_scale(delta, lr), step=lr is not None, target=step_on)
 
 
 def mlp_grad(

@@ -412,3 +412,114 @@ def test_asam_offset_is_validated():
     X, y = _toy()
     with pytest.raises(ValueError, match="asam_offset"):
         train_stacked("asam", X, y, {}, seeds=[0], lr=0.1, rho=0.1, asam_offset=-1.0)
+
+
+# -- the two halves of SAM's perturbed gradient (sam-logit, sam-jacobian) -------------------
+
+def _one_step_grad(method, X, y, rho, lr=0.5, seed=3):
+    """The gradient one full-batch step of the trainer used: ``(w_0 - w_1) / lr``, per tensor."""
+    w0 = init_stacked_mlp([X.shape[1], 7, 5, 3], [seed])
+    h = train_stacked(method, X, y, {}, seeds=[seed], lr=lr, rho=rho, hidden=(7, 5), num_classes=3,
+                      batch_size=len(X), grad_budget=2 if method != "sgd" else 1, dtype=torch.float64)
+    return [(a.double() - b) / lr for a, b in zip(w0, h.params)]
+
+
+def _tiny_problem(n=12, d=4):
+    g = torch.Generator().manual_seed(5)
+    return torch.randn(n, d, generator=g, dtype=torch.float64).numpy(), torch.randint(0, 3, (n,), generator=g).numpy()
+
+
+def _autograd_halves(X, y, rho, seed=3):
+    """``J(w)^T dl(f(w+eps))`` and ``J(w+eps)^T dl(f(w))`` by torch.func.vjp on one member."""
+    params = [p[0].double() for p in init_stacked_mlp([X.shape[1], 7, 5, 3], [seed])]
+    Xt, yt = torch.tensor(X), torch.tensor(y)
+
+    def logits(*ps):
+        h = Xt
+        for layer in range(len(ps) // 2):
+            h = h @ ps[2 * layer] + ps[2 * layer + 1]
+            if layer < len(ps) // 2 - 1:
+                h = torch.relu(h)
+        return h
+
+    def dl_dz(z):
+        return torch.func.grad(lambda zz: torch.nn.functional.cross_entropy(zz, yt))(z)
+
+    z, vjp_w = torch.func.vjp(logits, *params)
+    g = vjp_w(dl_dz(z))
+    norm = torch.sqrt(sum((t**2).sum() for t in g))
+    pert = [p + rho * t / norm for p, t in zip(params, g)]
+    z_p, vjp_p = torch.func.vjp(logits, *pert)
+    return vjp_w(dl_dz(z_p)), vjp_p(dl_dz(z))
+
+
+@pytest.mark.parametrize("method", ["sam-logit", "sam-jacobian"])
+def test_sam_halves_with_zero_radius_are_sgd(method):
+    X, y = _tiny_problem()
+    for a, b in zip(_one_step_grad(method, X, y, 0.0), _one_step_grad("sgd", X, y, 0.0)):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-14)
+
+
+def test_sam_halves_match_torch_func():
+    X, y = _tiny_problem()
+    logit_ref, jac_ref = _autograd_halves(X, y, rho=0.3)
+    for method, ref in (("sam-logit", logit_ref), ("sam-jacobian", jac_ref)):
+        got = _one_step_grad(method, X, y, 0.3)
+        for a, b in zip(got, ref):
+            torch.testing.assert_close(a[0], b, rtol=1e-9, atol=1e-12)
+    # the perturbed Jacobian and the perturbed error are not the same change
+    assert max(float((a - b).abs().max()) for a, b in zip(logit_ref, jac_ref)) > 1e-3
+
+
+def test_sam_halves_add_up_to_sam_to_first_order():
+    """``g_SAM - g = (g_logit - g) + (g_jac - g) + O(rho^2)``: the remainder shrinks 4-fold when rho halves."""
+    X, y = _tiny_problem()
+    sgd = _one_step_grad("sgd", X, y, 0.0)
+
+    def remainder(rho):
+        parts = [_one_step_grad(m, X, y, rho) for m in ("sam", "sam-logit", "sam-jacobian")]
+        first = sum(float(((lo - g) ** 2).sum()) for lo, g in zip(parts[1], sgd)) ** 0.5
+        rest = sum(float(((s - lo - ja + g) ** 2).sum()) for s, lo, ja, g in zip(*parts, sgd)) ** 0.5
+        return first, rest
+
+    (f1, r1), (f2, r2) = remainder(2e-3), remainder(1e-3)
+    assert 1.8 < f1 / f2 < 2.2  # each half is first order in rho
+    assert 3.5 < r1 / r2 < 4.5  # what is left is second order
+    assert r1 < 0.05 * f1
+
+
+@pytest.mark.parametrize("method", ["sam-logit", "sam-jacobian"])
+def test_sam_halves_zero_gradient_gives_zero_perturbation(method):
+    """Logits so far apart that softmax is one-hot in float64: g = 0, eps = 0, no NaN, no step."""
+    seed = 0
+    w0 = init_stacked_mlp([4, 7, 5, 3], [seed])
+    X = _tiny_problem()[0] * 1e6
+    y = mlp_forward([p.double() for p in w0], torch.tensor(X))[0].argmax(-1).numpy()
+    kw = dict(seeds=[seed], lr=0.5, rho=0.3, hidden=(7, 5), num_classes=3, batch_size=len(X),
+              grad_budget=4, dtype=torch.float64)
+    _, g = mlp_grad([p.double() for p in w0], torch.tensor(X)[None], torch.tensor(y)[None])
+    assert all(float(t.abs().max()) == 0 for t in g)
+    h = train_stacked(method, X, y, {"train": (X, None)}, **kw)
+    for a, b in zip(h.params, w0):
+        assert torch.equal(a, b.double())
+    assert np.isfinite(h.metrics["train_loss"]).all()
+    assert ascent_scale(torch.zeros(1), 0.3).item() == 0.0
+
+
+def test_backprop_is_mlp_grad_with_the_loss_error_and_checks_shapes():
+    from samlib.nets import backprop, forward_cache, output_delta
+    S, B = 2, 4
+    params = init_stacked_mlp(DIMS, seeds=range(S))
+    x, y = _data(S, B)
+    hs, z = forward_cache(params, x)
+    _, delta = output_delta(z, y, B)
+    for a, b in zip(backprop(params, hs, delta), mlp_grad(params, x, y)[1]):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    stepped = [p.clone() for p in params]
+    backprop(params, hs, delta, lr=torch.full((S,), 0.1), step_on=stepped)
+    for p, q, gr in zip(stepped, params, mlp_grad(params, x, y)[1]):
+        torch.testing.assert_close(p, q - 0.1 * gr)
+    with pytest.raises(ValueError, match="hs"):
+        backprop(params, hs[:-1], delta)
+    with pytest.raises(ValueError, match="delta"):
+        backprop(params, hs, delta[:, :-1])

@@ -30,6 +30,12 @@ Methods (``g`` is the minibatch gradient, ``eta`` the learning rate):
 - ``"gsam"``: surrogate-gap guided SAM (Zhuang et al. 2022, Algorithm 1): SAM's perturbation,
   then the step ``-lr (g_p - gsam_alpha g_perp)`` with ``g_perp`` the part of ``g`` orthogonal
   to the perturbed gradient ``g_p``, per member (:func:`samlib.gsam.gsam_direction`).
+- ``"sam-logit"`` / ``"sam-jacobian"``: the two halves of SAM's perturbed gradient
+  (Baek, Kolter & Raghunathan 2024, §4). With logits ``z = f(w)``, Jacobian ``J(w)`` and
+  SAM's ``eps``, SAM's gradient is ``J(w+eps)^T dl/dz(f(w+eps))``. ``"sam-logit"`` keeps only
+  the perturbed error on the logits, ``J(w)^T dl/dz(f(w+eps))``; ``"sam-jacobian"`` (their
+  J-SAM) keeps only the perturbed Jacobian, ``J(w+eps)^T dl/dz(f(w))``. Both with ``rho = 0``
+  are SGD; both cost two gradient evaluations, as SAM (:func:`samlib.nets.backprop`).
 
 SAM's perturbation uses :func:`samlib.ascent.ascent_scale` (a zero gradient gives
 ``eps = 0``), SSAM's masks come from :mod:`samlib.ssam`. SSAM, ``"sam-linf"`` and ``"asam"``
@@ -64,7 +70,8 @@ from .. import ssam
 from .._validation import check_int_at_least, check_nonnegative, check_positive
 from ..ascent import ascent_scale
 from ..gsam import gsam_direction
-from ..nets import init_stacked_mlp, mlp_grad, sam_grad, stacked_loss_and_accuracy
+from ..nets import (backprop, forward_cache, init_stacked_mlp, mlp_forward, mlp_grad, output_delta,
+                    sam_grad, stacked_loss_and_accuracy)
 
 __all__ = [
     "METHODS",
@@ -77,8 +84,9 @@ __all__ = [
     "plot_mean_band",
 ]
 
-METHODS = ("sgd", "adam", "sam", "ssam-f", "ssam-d", "sam-linf", "asam", "gsam")
-_TWO_GRAD = ("sam", "ssam-f", "ssam-d", "sam-linf", "asam", "gsam")
+METHODS = ("sgd", "adam", "sam", "ssam-f", "ssam-d", "sam-linf", "asam", "gsam", "sam-logit",
+           "sam-jacobian")
+_TWO_GRAD = ("sam", "ssam-f", "ssam-d", "sam-linf", "asam", "gsam", "sam-logit", "sam-jacobian")
 
 # ----------------------------------------------------------------------------------------
 # Training
@@ -148,6 +156,28 @@ def _global_norm(g: list[torch.Tensor]) -> torch.Tensor:
     return torch.sqrt(sum(t.pow(2).flatten(1).sum(1) for t in g))
 
 
+def _sam_part_step(method: str, params: list[torch.Tensor], xb: torch.Tensor, yb: torch.Tensor,
+                   rho: torch.Tensor, lr: torch.Tensor) -> None:
+    """One step of ``"sam-logit"`` or ``"sam-jacobian"`` on ``params`` in place (module docstring).
+
+    SAM's perturbation ``eps = rho g/||g||`` (zero where ``g = 0``), then the error on the
+    logits and the Jacobian are taken at different points: ``J(w)^T dl/dz(f(w+eps))`` for the
+    logit half, ``J(w+eps)^T dl/dz(f(w))`` for the Jacobian half.
+    """
+    B = xb.shape[1]
+    hs, logits = forward_cache(params, xb)
+    _, delta = output_delta(logits, yb, B)
+    g = backprop(params, hs, delta)
+    scale = ascent_scale(_global_norm(g), rho)  # SAM's eps-hat, 0 if g = 0
+    pert = [p + gi * _bcast(scale, p) for p, gi in zip(params, g)]
+    if method == "sam-logit":
+        _, delta_p = output_delta(mlp_forward(pert, xb), yb, B)
+        backprop(params, hs, delta_p, lr=lr)  # the unperturbed Jacobian
+    else:
+        hs_p, _ = forward_cache(pert, xb)
+        backprop(pert, hs_p, delta, lr=lr, step_on=params)  # the unperturbed logits' error
+
+
 def train_stacked(
     method: str,
     X_train: np.ndarray,
@@ -178,7 +208,7 @@ def train_stacked(
 
     Parameters
     ----------
-    method : {"sgd", "adam", "sam", "ssam-f", "ssam-d", "sam-linf", "asam", "gsam"}
+    method : {"sgd", "adam", "sam", "ssam-f", "ssam-d", "sam-linf", "asam", "gsam", "sam-logit", "sam-jacobian"}
         See the module docstring.
     X_train : array (n, d)
         Training inputs, shared by all members.
@@ -190,7 +220,8 @@ def train_stacked(
     seeds : sequence of int
         One member per seed: it seeds that member's initialisation and its data order.
     lr, rho : float or sequence with one value per seed
-        Learning rate (> 0) and SAM radius (>= 0, ignored by SGD and Adam); for
+        Learning rate (> 0) and SAM radius (>= 0, ignored by SGD and Adam; for
+        ``"sam-logit"`` and ``"sam-jacobian"`` the radius of SAM's perturbation); for
         ``"sam-linf"`` the radius of the L-infinity ball, for ``"asam"`` that of the
         ``T``-scaled ball ``||T^{-1} eps||_2 <= rho``.
     m : int, optional
@@ -329,7 +360,9 @@ def train_stacked(
                 order = torch.stack([torch.randperm(n, generator=g) for g in gens])  # (S, n)
             idx = order[:, j * batch_size: (j + 1) * batch_size]  # (S, B)
             xb, yb = Xt[idx], torch.gather(yt, 1, idx)
-            if method in ("sgd", "sam"):
+            if method in ("sam-logit", "sam-jacobian"):
+                _sam_part_step(method, params, xb, yb, rho_t, lr_t)
+            elif method in ("sgd", "sam"):
                 # the step is taken inside the backward pass, without storing the gradient
                 if method == "sam":
                     sam_grad(params, xb, yb, rho_t, m, lr=lr_t)

@@ -35,6 +35,7 @@ __all__ = [
     "cost",
     "m_sharpness",
     "label_noise",
+    "best_epoch_acc",
     "ssam",
     "main_runs",
     "epochs_to_targets",
@@ -356,8 +357,12 @@ def m_sharpness(protocol: Mapping[str, list]) -> ClaimCheck:
 
 # -- label-noise-robustness -------------------------------------------------------------------
 
-def _best_epoch_acc(rec: Mapping[str, Any]) -> np.ndarray:
-    """Test accuracy of each member at its lowest validation loss (early stopping on clean labels)."""
+def best_epoch_acc(rec: Mapping[str, Any]) -> np.ndarray:
+    """Test accuracy of each member at its lowest validation loss (early stopping on clean labels).
+
+    A member whose validation loss is NaN at a point (diverged) is not stopped there; returns an
+    array with one value per member of the record.
+    """
     val = np.asarray(rec["result"]["metrics"]["val_loss"], float)  # (points, members)
     test = np.asarray(rec["result"]["metrics"]["test_acc"], float)
     best = np.nanargmin(np.where(np.isfinite(val), val, np.inf), axis=0)
@@ -392,7 +397,7 @@ def label_noise(protocol: Mapping[str, list]) -> ClaimCheck:
         sgd = mp.select(protocol["label-noise"], method="sgd", label_noise=frac)
         sam = mp.select(protocol["label-noise"], method="sam", label_noise=frac)
         fin = mp.finals(sam, "test_acc") - mp.finals(sgd, "test_acc")
-        best = np.stack([_best_epoch_acc(a) - _best_epoch_acc(b) for a, b in zip(sam, sgd)])
+        best = np.stack([best_epoch_acc(a) - best_epoch_acc(b) for a, b in zip(sam, sgd)])
         iv_f, iv_b = paired_interval(fin.mean(1)), paired_interval(best.mean(1))
         k = round(100 * frac)
         measured.update({f"final_gain_{k}": iv_f.mean, f"final_lo_{k}": iv_f.low, f"final_hi_{k}": iv_f.high,
