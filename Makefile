@@ -9,7 +9,7 @@ NB ?= $(shell [ -x $(BIN)/python ] && $(BIN)/python tests/toc.py)
 # nbval runs notebooks in parallel on both cores, one notebook per worker.
 NBVAL_WORKERS ?= 2
 
-.PHONY: venv book book-strict test unit nbval nbval-forced browser pdf execute sweep lab clean
+.PHONY: venv book book-strict test unit nbval nbval-forced browser pdf execute sweep sweep-oq lab clean
 
 # A second numerical configuration for nbval: an older OpenBLAS kernel and ATen vector width
 # than this machine's native ones, one thread instead of two (tests/kernels.py picks them).
@@ -83,6 +83,15 @@ execute: $(STAMP)
 sweep: $(STAMP)
 	$(BIN)/python -m samlib.studies.mnist_protocol --dataset mnist5k $(SWEEP_ARGS)
 	$(BIN)/python -m samlib.studies.mnist_protocol --dataset digits $(SWEEP_ARGS)
+	$(MAKE) sweep-oq
+
+## Part II's recorded sweeps (each resumes; the MNIST protocol's records must exist first).
+sweep-oq: $(STAMP)
+	$(BIN)/python -m samlib.studies.oq_objective book/data/open_questions/ascent_steps
+	$(BIN)/python -m samlib.studies.oq_correlation
+	$(BIN)/python -m samlib.studies.oq_jacobian
+	$(BIN)/python -m samlib.studies.oq_variants
+	$(BIN)/python -m samlib.studies.oq_sgd_adam
 
 ## Open the notebooks in JupyterLab with the book's environment.
 lab: $(STAMP)
