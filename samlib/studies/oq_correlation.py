@@ -61,7 +61,7 @@ import torch
 from scipy import stats
 
 from samlib import sweeps
-from samlib._validation import check_int_at_least, describe
+from samlib._validation import check_int_at_least, check_probability, describe
 from samlib.data import load_dataset
 from samlib.hessian import hessian_trace, lambda_max, model_loss_fn
 from samlib.nets import member_module, stacked_loss_and_accuracy
@@ -270,9 +270,7 @@ def _bca(data: np.ndarray, statistic: Any, level: float, n_resamples: int,
 
 
 def _check_level(level: Any, n_resamples: Any) -> tuple[float, int]:
-    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
-        raise ValueError(f"level must be a number in (0, 1), got {describe(level)}")
-    return float(level), check_int_at_least(n_resamples, 100, "n_resamples")
+    return check_probability(level, "level"), check_int_at_least(n_resamples, 100, "n_resamples")
 
 
 def kendall_interval(x: Any, y: Any, clusters: Any = None, *, level: float = 0.95,
