@@ -509,11 +509,39 @@ def test_norm_out_of_the_dtype_range_still_gives_norm_rho(dtype, values):
 
 
 @pytest.mark.parametrize(
+    "dtype, scale, transpose",
+    [
+        (torch.float32, 1.0, False),
+        (torch.float32, 1.0, True),  # not contiguous: the foreach kernel, not dot
+        (torch.float32, 2e19, False),  # every square overflows float32: dot gives inf
+        (torch.float32, 1e-30, False),  # every square underflows: dot gives 0
+        (torch.float64, 1.0, False),
+    ],
+    ids=["float32", "float32-transposed", "float32-overflow", "float32-underflow", "float64"],
+)
+def test_large_tensors_through_dot_give_norm_rho_along_the_gradient(dtype, scale, transpose):
+    # 300 x 300 = 90,000 entries: above the size from which SAM squares a tensor with BLAS dot
+    gen = torch.Generator().manual_seed(0)
+    g = (torch.rand(300, 300, generator=gen, dtype=torch.float64) + 0.5).mul(scale).to(dtype)
+    if transpose:
+        g = g.T
+    w = nn.Parameter(torch.zeros(300, 300, dtype=dtype))
+    w.grad = g
+    rho = 0.05
+    opt = SAM([w], torch.optim.SGD, rho=rho, lr=0.1)
+    opt.first_step()
+    g64 = g.double()
+    torch.testing.assert_close(w.detach().double(), rho * g64 / g64.norm(), rtol=1e-5, atol=0)
+    opt.restore()
+    assert not w.detach().any()
+
+
+@pytest.mark.parametrize(
     "grads",
     [
         # float32 squares of 1e-30 underflow to 0; float64's do not: the float32 half must still count
         [(torch.float32, [1e-30] * 4), (torch.float64, [1e-30] * 4)],
-        # rho/||g|| = 2.5e-5 is below float16's smallest normal number: no fused pass for either tensor
+        # rho/||g|| = 2.5e-5 is below float16's smallest normal number: no fused pass for the float16 tensor
         [(torch.float16, [100.0] * 4), (torch.float32, [1e3] * 4)],
     ],
     ids=["float32-underflow-beside-float64", "coef-below-float16-range"],
