@@ -11,7 +11,8 @@ The review (Liu, Chen & Shi 2022, §3.1) points out that three problems get mixe
 
 This module computes the first and the third exactly enough to locate their minimisers on low-dimensional
 landscapes: the Gaussian average by Gauss-Hermite quadrature (exact for polynomials of degree
-``< 2 * order`` in each coordinate), the worst loss over an interval by a sliding maximum on a fine grid.
+``< 2 * order`` in each coordinate), the worst loss over an interval by a sliding maximum on a fine grid, and
+over a disk (two parameters) by a polar grid refined on its boundary circle.
 The SAM end points are computed by :mod:`samlib.studies.dynamics`.
 """
 from __future__ import annotations
@@ -35,6 +36,8 @@ __all__ = [
     "smoothed_minimiser",
     "ball_max_1d",
     "minimax_minimiser_1d",
+    "disk_max",
+    "minimax_minimiser_2d",
 ]
 
 #: Largest dimension for which the tensor-product quadrature is used (``order ** d`` points).
@@ -232,3 +235,131 @@ def minimax_minimiser_1d(f: Callable[[np.ndarray], Any], lo: float, hi: float, r
     inside = (x >= lo + rho) & (x <= hi - rho)
     i = np.flatnonzero(inside)[int(np.argmin(worst[inside]))]
     return float(x[i]), float(worst[i])
+
+
+def disk_max(f: Callable[[np.ndarray], Any], theta: Any, rho: float, angles: int = 720,
+             rings: int = 8) -> float:
+    """Worst value of a 2-D loss over the disk of radius ``rho`` around ``theta``.
+
+    .. math:: L^{\\max}_\\rho(\\theta) = \\max_{\\lVert\\epsilon\\rVert_2 \\le \\rho} L(\\theta + \\epsilon)
+
+    ``f`` is evaluated on a polar grid (the centre, ``rings`` circles of radii :math:`\\rho j/\\text{rings}`,
+    ``angles`` points each); if the best point lies on the boundary circle, its angle is refined by a bounded
+    scalar search between the neighbouring grid angles (:func:`scipy.optimize.minimize_scalar`). Why not a
+    general constrained solver: the maximum of a smooth loss over a small disk around a point near a minimum is
+    on the circle, where one angle parametrises it; the interior grid is there to notice when it is not. The
+    result is a lower bound on the true maximum, short of it by at most the variation of ``f`` within one
+    grid cell of the interior when the maximum is inside.
+
+    Parameters
+    ----------
+    f : callable
+        Batched loss: ``f`` of an array of shape (m, 2) returns shape (m,).
+    theta : array_like, shape (2,)
+        Centre of the disk.
+    rho : float
+        Radius :math:`\\rho \\ge 0` (``0`` returns ``f(theta)``).
+    angles, rings : int
+        Points per circle (``>= 8``) and circles (``>= 1``).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``f`` is not callable, ``theta`` is not a finite array of shape (2,), ``rho < 0``, or the grid sizes
+        are too small.
+
+    Examples
+    --------
+    >>> round(disk_max(lambda t: (t**2).sum(-1), np.array([1.0, 0.0]), 0.5), 9)  # (1 + 0.5)**2
+    2.25
+    """
+    from scipy.optimize import minimize_scalar
+
+    check_callable(f, "f")
+    th = np.asarray(check_finite_array(theta, "theta", ndim=1), dtype=float)
+    if th.shape != (2,):
+        raise ValueError(f"theta must have shape (2,), got {th.shape}")
+    rho = check_nonnegative(rho, "rho")
+    angles = check_int_at_least(angles, 8, "angles")
+    rings = check_int_at_least(rings, 1, "rings")
+    if rho == 0:
+        return float(np.asarray(f(th[None, :]), dtype=float)[0])
+    phi = np.linspace(0.0, 2.0 * np.pi, angles, endpoint=False)
+    radii = rho * np.arange(1, rings + 1) / rings
+    circle = np.stack([np.cos(phi), np.sin(phi)], axis=1)
+    pts = np.concatenate([th[None, :], (th + radii[:, None, None] * circle[None]).reshape(-1, 2)])
+    vals = np.asarray(f(pts), dtype=float)
+    best = int(np.argmax(vals))
+    worst = float(vals[best])
+    if best >= 1 + (rings - 1) * angles:  # on the boundary circle: refine the angle
+        k = best - 1 - (rings - 1) * angles
+        step = 2.0 * np.pi / angles
+
+        def neg(p: float) -> float:
+            return -float(np.asarray(f((th + rho * np.array([np.cos(p), np.sin(p)]))[None, :]))[0])
+
+        res = minimize_scalar(neg, bounds=(phi[k] - step, phi[k] + step), method="bounded",
+                              options={"xatol": 1e-12})
+        worst = max(worst, -float(res.fun))
+    return worst
+
+
+def minimax_minimiser_2d(f: Callable[[np.ndarray], Any], candidates: Any, rho: float,
+                         angles: int = 720, max_restarts: int = 20) -> tuple[np.ndarray, float]:
+    """The minimiser of :func:`disk_max` (the review's eq. 2) of a 2-D loss, from a grid, refined by Nelder-Mead.
+
+    The best of ``candidates`` starts :func:`scipy.optimize.minimize` (Nelder-Mead, tolerances ``1e-12``)
+    on :math:`L^{\\max}_\\rho`, restarted from its result (at most ``max_restarts`` times) until a restart
+    no longer lowers the value. As for :func:`smoothed_minimiser`, the grid must be fine enough to find the
+    basin of the global minimiser. Where the minimiser is not unique (a valley along which
+    :math:`L^{\\max}_\\rho` is flat), the point returned is one of them: compare quantities constant on that
+    set, not coordinates.
+
+    Parameters
+    ----------
+    f : callable
+        Batched 2-D loss, as in :func:`disk_max`.
+    candidates : array_like, shape (m, 2)
+        Starting grid.
+    rho : float
+        Radius :math:`\\rho \\ge 0`.
+    angles : int
+        Points on each circle of :func:`disk_max`.
+    max_restarts : int
+        Largest number of Nelder-Mead runs (``>= 1``).
+
+    Returns
+    -------
+    (theta_star, value) : numpy.ndarray of shape (2,), float
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`disk_max`; also if ``candidates`` is not a finite, non-empty array of shape (m, 2).
+    """
+    from scipy.optimize import minimize
+
+    check_callable(f, "f")
+    cand = np.asarray(check_finite_array(candidates, "candidates", ndim=2), dtype=float)
+    if len(cand) == 0 or cand.shape[1] != 2:
+        raise ValueError(f"candidates must have shape (m, 2) with m >= 1, got {cand.shape}")
+    rho = check_nonnegative(rho, "rho")
+    angles = check_int_at_least(angles, 8, "angles")
+    max_restarts = check_int_at_least(max_restarts, 1, "max_restarts")
+    vals = [disk_max(f, c, rho, angles) for c in cand]
+    x, value = cand[int(np.argmin(vals))], float(np.min(vals))
+    # Restarted until a restart no longer improves: L^max is a maximum, not smooth, and on a long shallow
+    # valley one Nelder-Mead simplex collapses across the valley before it has travelled along it.
+    for _ in range(max_restarts):
+        res = minimize(lambda t: disk_max(f, t, rho, angles), x, method="Nelder-Mead",
+                       options={"xatol": 1e-12, "fatol": 1e-15, "maxiter": 4000})
+        improved = value - float(res.fun) > 1e-15 * max(1.0, abs(value))
+        if float(res.fun) <= value:
+            x, value = np.asarray(res.x, dtype=float), float(res.fun)
+        if not improved:
+            break
+    return np.asarray(x, dtype=float), value

@@ -6,10 +6,23 @@ import pytest
 
 from samlib.ascent import ascent_direction, multistep_perturbation, project_ball, sam_step, usam_step
 from samlib.landscapes import double_well, quadratic
-from samlib.smoothing import ball_max_1d, gaussian_smoothed, minimax_minimiser_1d, smoothed_minimiser
+from samlib.smoothing import (
+    ball_max_1d,
+    disk_max,
+    gaussian_smoothed,
+    minimax_minimiser_1d,
+    minimax_minimiser_2d,
+    smoothed_minimiser,
+)
 from samlib.stats import loglog_slope
 from samlib.studies.dynamics import quadratic_two_cycle_amplitude
-from samlib.studies.oq_objective import penalty_gap, three_points_1d, two_wells_1d
+from samlib.studies.oq_objective import (
+    penalty_gap,
+    scalar_linear_net,
+    three_points_1d,
+    three_points_2d,
+    two_wells_1d,
+)
 from samlib.studies.oq_stability import constant_step_floor, run_usam_batch, usam_sam_grid
 
 
@@ -139,6 +152,51 @@ def test_ball_max_and_minimax():
         minimax_minimiser_1d(lambda p: p[:, 0], 0.0, 0.5, 0.3)
 
 
+def test_disk_max_on_bowls_boundary_and_interior():
+    bowl = lambda t: (t**2).sum(-1)  # noqa: E731
+    # the worst point of |theta|^2 over the disk is on the circle, along theta: (|theta| + rho)^2
+    assert math.isclose(disk_max(bowl, np.array([0.6, -0.8]), 0.5), 2.25, rel_tol=1e-12)
+    # an off-grid worst angle is found by the refinement (angle 0.3 rad, between grid angles of 8 points)
+    assert math.isclose(disk_max(bowl, np.array([math.cos(0.3), math.sin(0.3)]), 0.5, angles=8), 2.25,
+                        rel_tol=1e-10)
+    # a cap: the maximum is inside the disk, at its centre
+    assert disk_max(lambda t: -bowl(t), np.zeros(2), 0.5) == 0.0
+    assert disk_max(bowl, np.array([1.0, 0.0]), 0.0) == 1.0
+
+
+@pytest.mark.parametrize(
+    "kw, exc, match",
+    [
+        (dict(theta=np.zeros(3)), ValueError, "theta"),
+        (dict(theta=np.array([np.nan, 0.0])), ValueError, "theta"),
+        (dict(rho=-0.1), ValueError, "rho"),
+        (dict(angles=4), ValueError, "angles"),
+        (dict(rings=0), ValueError, "rings"),
+        (dict(f=3.0), TypeError, "f"),
+    ],
+)
+def test_disk_max_validates(kw, exc, match):
+    args = dict(f=lambda t: (t**2).sum(-1), theta=np.zeros(2), rho=0.1) | kw
+    with pytest.raises(exc, match=match):
+        disk_max(**args)
+
+
+@pytest.mark.parametrize("c, rho", [(1.0, 0.1), (2.0, 0.2)])
+def test_minimax_on_the_scalar_linear_net_is_balanced_with_ab_c_minus_half_rho_squared(c, rho):
+    # closed form: at a = b = s the worst perturbation is +-(1, 1) rho/sqrt(2); equalising the two gives
+    # s^2 = c - rho^2/2, and the worst loss is then 2 rho^2 (c - rho^2/2)
+    fn = scalar_linear_net(c)
+    grid = np.stack(np.meshgrid(np.linspace(0.5, 2.0, 7), np.linspace(0.5, 2.0, 7)), -1).reshape(-1, 2)
+    x, v = minimax_minimiser_2d(fn.value, grid, rho)
+    assert abs(x[0] * x[1] - (c - rho**2 / 2)) < 1e-9
+    assert abs(x[0] - x[1]) < 1e-5
+    assert math.isclose(v, 2 * rho**2 * (c - rho**2 / 2), rel_tol=1e-9)
+    with pytest.raises(ValueError, match="candidates"):
+        minimax_minimiser_2d(fn.value, np.zeros((3, 3)), rho)
+    with pytest.raises(ValueError, match="max_restarts"):
+        minimax_minimiser_2d(fn.value, grid, rho, max_restarts=0)
+
+
 # ---------------------------------------------------------------- studies
 def test_penalty_gap_is_zero_on_quadratic_and_second_order_elsewhere():
     gap, corr = penalty_gap(quadratic(np.diag([1.0, 4.0])), np.array([0.3, -0.2]), np.array([1e-3, 1e-2]))
@@ -173,3 +231,20 @@ def test_constant_step_floor_on_quadratic_is_the_two_cycle():
     out = constant_step_floor(lambda t: lam * t, np.array([1.0]), lr, rhos, 2000)
     a = quadratic_two_cycle_amplitude(lr, rhos, lam)
     assert np.allclose(out, (lam * a) ** 2, rtol=1e-9)
+
+
+def test_three_points_on_the_scalar_linear_net():
+    # smoothed: E(ab - 1 + sigma(a z2 + b z1) + sigma^2 z1 z2)^2 = (ab - 1)^2 + sigma^2 (a^2 + b^2) + sigma^4,
+    # minimised at a = b, ab = 1 - sigma^2; SAM ends balanced, inside the valley
+    res = three_points_2d(scalar_linear_net(), 0.1, lr=0.05, box=(0.3, 2.5, 0.3, 2.5), grid=7, num_starts=4,
+                          num_steps=20_000)
+    sm, mm = res["smoothed"], res["minimax"]
+    assert abs(sm[0] * sm[1] - (1 - res["sigma"] ** 2)) < 1e-8 and abs(sm[0] - sm[1]) < 1e-6
+    assert abs(mm[0] * mm[1] - (1 - 0.1**2 / 2)) < 1e-9
+    c = res["sam_centres"]
+    assert res["sam_diverged"] == 0.0 and len(c) == 16
+    assert np.all(np.abs(c[:, 0] - c[:, 1]) < 1e-6) and np.all(np.abs(c.prod(1) - 1) < 0.05)
+    with pytest.raises(ValueError, match="two parameters"):
+        three_points_2d(two_wells_1d(), 0.1, lr=0.05, box=(0, 1, 0, 1))
+    with pytest.raises(ValueError, match="box"):
+        three_points_2d(scalar_linear_net(), 0.1, lr=0.05, box=(1.0, 0.0, 0.0, 1.0))

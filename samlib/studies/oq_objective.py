@@ -6,7 +6,8 @@ Three studies, one per claim of the page ``book/oq_sam_objective.ipynb``:
   :math:`\\nabla L(\\theta + \\rho\\hat g)` and the gradient of the penalised loss
   :math:`\\nabla(L + \\rho\\lVert\\nabla L\\rVert) = \\nabla L + \\rho\\,\\nabla^2 L\\,\\hat g` (Zhao, Zhang & Hu 2022);
 - :func:`three_points_1d`: the minimiser of the worst loss over the ball, SAM's end points and the minimiser of
-  the Gaussian-smoothed loss (the review's §3.1) on 1-D landscapes with several minima;
+  the Gaussian-smoothed loss (the review's §3.1) on 1-D landscapes with several minima, and
+  :func:`three_points_2d` the same on two-parameter losses such as the network :func:`scalar_linear_net`;
 - :func:`ascent_steps_run`: a recorded-sweep run function (:mod:`samlib.sweeps`) training MLPs on the digits
   with SAM whose inner maximisation takes ``k`` projected ascent steps (Foret et al. 2021;
   Andriushchenko & Flammarion 2022).
@@ -29,7 +30,7 @@ from ..bounds import sam_noise_scale
 from ..data import load_digits_split, train_validation_split
 from ..landscapes import Landscape, from_sympy
 from ..nets import init_stacked_mlp, mlp_grad, stacked_loss_and_accuracy
-from ..smoothing import minimax_minimiser_1d, smoothed_minimiser
+from ..smoothing import minimax_minimiser_1d, minimax_minimiser_2d, smoothed_minimiser
 from ..sweeps import run_sweep
 from .dynamics import run_batch
 
@@ -38,6 +39,8 @@ __all__ = [
     "penalty_gap",
     "penalty_gap_network",
     "three_points_1d",
+    "scalar_linear_net",
+    "three_points_2d",
     "ascent_steps_run",
     "ascent_steps_configs",
     "ASCENT_STORE_NAME",
@@ -234,6 +237,77 @@ def three_points_1d(fn: Landscape, rho: float, *, lr: float, lo: float, hi: floa
                 sam_diverged=float(np.mean(run.diverged)),
                 sam_spread=float(np.max(np.abs(centres[basin == main] - x_sam))),
                 preferred=(near(x_mm), near(x_sam), near(x_sm)), resolution=(hi - lo) / (grid - 1))
+
+
+def scalar_linear_net(c: float = 1.0) -> Landscape:
+    """The smallest network with a hidden layer: :math:`x \\mapsto a\\,b\\,x`, fitted to :math:`y = c\\,x`.
+
+    .. math:: L(a, b) = \\mathbb E_x\\big[(a b x - c x)^2\\big] = (a b - c)^2 \\qquad (\\mathbb E x^2 = 1)
+
+    A two-layer linear network of width one with squared loss. Its minima are the hyperbola :math:`ab = c`,
+    a valley whose sharpness :math:`\\lambda_{\\max} = 2(a^2 + b^2)` is smallest at the balanced points
+    :math:`a = b = \\pm\\sqrt c` (``minima``), the over-parameterised structure (rescaling
+    :math:`(a, b) \\to (\\alpha a, b/\\alpha)`) that larger networks share.
+    """
+    c = check_positive(c, "c")
+    a, b = sp.symbols("a b", real=True)
+    expr = (a * b - sp.Rational(repr(c))) ** 2
+    r = float(np.sqrt(c))
+    return from_sympy("scalar_linear_net", expr, (a, b), params=dict(c=c), minima=([r, r], [-r, -r]),
+                      description="two-layer scalar linear network x -> a b x fitted to y = c x")
+
+
+def three_points_2d(fn: Landscape, rho: float, *, lr: float, box: Sequence[float], n: int = 1000,
+                    grid: int = 21, num_starts: int = 12, num_steps: int = 20_000) -> dict[str, Any]:
+    """The three points of the review's §3.1 on a loss of two parameters.
+
+    - ``minimax``: the minimiser of :math:`\\max_{\\lVert\\epsilon\\rVert\\le\\rho} L(\\theta+\\epsilon)`
+      (:func:`samlib.smoothing.minimax_minimiser_2d`, started from a ``grid`` x ``grid`` grid over ``box``);
+    - ``smoothed``: the minimiser of :math:`\\mathbb E L(\\theta + \\sigma z)`, :math:`z\\sim\\mathcal N(0, I_2)`,
+      at the noise level of the proof of Theorem 1 for two parameters and ``n`` samples,
+      :math:`\\sigma = \\rho/(\\sqrt 2 + \\sqrt{\\log n})` (:func:`samlib.smoothing.smoothed_minimiser`);
+    - ``sam_centres``: the end points of SAM (constant ``lr`` and ``rho``, ``num_steps`` steps) from a
+      ``num_starts`` x ``num_starts`` grid of starts over ``box``: the centre of each run's final two-cycle
+      (or fixed point); diverged runs are left out.
+
+    Parameters
+    ----------
+    fn : Landscape
+        A loss of two parameters.
+    rho, lr : float
+        Radius and SAM's learning rate (> 0).
+    box : sequence of 4 floats
+        ``(a_lo, a_hi, b_lo, b_hi)``, the region of the grids and of the starts.
+
+    Returns
+    -------
+    dict
+        ``minimax``, ``smoothed`` (arrays of shape (2,)), ``minimax_value``, ``sigma``, ``sam_centres``
+        (shape (m, 2)), ``sam_diverged`` (fraction), ``sam_cycle`` (median distance between the last two
+        iterates: 0 for a fixed point).
+    """
+    if not isinstance(fn, Landscape) or fn.dim != 2:
+        raise ValueError("fn must be a Landscape of two parameters")
+    rho = check_positive(rho, "rho")
+    lr = check_positive(lr, "lr")
+    lo_a, hi_a, lo_b, hi_b = (float(v) for v in check_finite_array(box, "box", ndim=1))
+    if not (lo_a < hi_a and lo_b < hi_b):
+        raise ValueError(f"box must be (a_lo, a_hi, b_lo, b_hi) with lo < hi, got {box!r}")
+
+    def mesh(k: int) -> np.ndarray:
+        A, B = np.meshgrid(np.linspace(lo_a, hi_a, k), np.linspace(lo_b, hi_b, k), indexing="ij")
+        return np.stack([A.ravel(), B.ravel()], axis=1)
+
+    cand = mesh(check_int_at_least(grid, 2, "grid"))
+    x_mm, v_mm = minimax_minimiser_2d(fn.value, cand, rho)
+    sigma = sam_noise_scale(rho, 2, n)
+    x_sm, _ = smoothed_minimiser(fn.value, sigma, cand)
+    run = run_batch(fn.grad, mesh(check_int_at_least(num_starts, 2, "num_starts")), lr, rho,
+                    check_int_at_least(num_steps, 2, "num_steps"))
+    ok = ~run.diverged
+    return dict(minimax=x_mm, minimax_value=v_mm, smoothed=x_sm, sigma=sigma, sam_centres=run.centre[ok],
+                sam_diverged=float(np.mean(run.diverged)),
+                sam_cycle=float(np.median(run.step_size[ok])) if ok.any() else float("nan"))
 
 
 # ----------------------------------------------------------------------------------------
