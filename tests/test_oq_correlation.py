@@ -21,10 +21,13 @@ TINY = {"split": 0, "lr": 0.1, "batch": 10, "rho": 0.05, "seeds": [0, 1], "lengt
 
 def test_every_configuration_of_the_family_has_its_record():
     configs = oc.stage_configs()
-    assert len(configs) == 18  # 3 lr x 2 batch x 3 rho, two seeds and two lengths each
+    # 3 lr x 2 batch x 3 rho, for each of two seed pairs; two seeds and two lengths each
+    assert len(configs) == 36
+    assert [c["seeds"] for c in configs[:: len(configs) // 2]] == [[0, 1], [2, 3]]
     recs = oc.records()  # raises FileNotFoundError if one is missing
     net = oc.networks(recs)
-    assert len(net["gap"]) == 72
+    assert len(net["gap"]) == 144
+    assert sorted(set(net["seed"].tolist())) == oc.GRID["seed"]
     for factor in oc.FACTORS:
         assert sorted(set(net[factor].tolist())) == sorted(oc.GRID[factor])
     assert np.allclose(net["gap"], net["test_loss"] - net["train_loss"])

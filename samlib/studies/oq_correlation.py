@@ -19,12 +19,13 @@ with
 - SAM radius ``rho`` in {0 (plain SGD), 0.05, 0.2},
 - training length in {2000, 6000} gradient evaluations (one minibatch gradient each; SAM
   spends two per step),
-- initialisation and data-order seeds {0, 1}.
+- initialisation and data-order seeds {0, 1, 2, 3}.
 
-One configuration (:func:`stage_configs`) is one ``(lr, batch, rho)`` with both seeds as
+One configuration (:func:`stage_configs`) is one ``(lr, batch, rho)`` with a pair of seeds as
 members of a stacked run; it is trained twice, to each length (the learning rate is constant
 and the data order depends only on the seed, so the short run is the start of the long one).
-That makes 18 configurations and 72 networks.
+That makes 36 configurations (18 settings, two seed pairs) and 144 networks. The first sweep
+had the seeds {0, 1} only; the pair {2, 3} was added with every setting unchanged.
 
 Each network is measured on a fixed subset of its training images (the first
 :data:`N_MEASURE` of the split's training set), with the mean cross-entropy
@@ -75,6 +76,7 @@ __all__ = [
     "FACTORS",
     "MEASURES",
     "GRID",
+    "SEEDS_PER_RUN",
     "N_MEASURE",
     "run",
     "stage_configs",
@@ -94,7 +96,10 @@ FACTORS = ("lr", "batch", "rho", "length")
 #: The sharpness measures of a network, as named in its record.
 MEASURES = ("lambda_max", "trace", "worst_case", "adaptive")
 GRID = {"lr": [0.03, 0.1, 0.3], "batch": [10, 100], "rho": [0.0, 0.05, 0.2],
-        "length": [2000, 6000], "seed": [0, 1]}
+        "length": [2000, 6000], "seed": [0, 1, 2, 3]}
+#: Seeds stacked in one recorded run (the first pair was the family's first sweep, the second
+#: was added later with the same settings).
+SEEDS_PER_RUN = 2
 HIDDEN = (100, 50)
 N_TRAIN = 1000
 N_MEASURE = 500
@@ -195,11 +200,13 @@ def run(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def stage_configs(split: int = 0) -> list[dict[str, Any]]:
-    """The 18 configurations of the family (see the module docstring)."""
+    """The 36 configurations of the family (see the module docstring), seed pair by seed pair."""
     split = check_int_at_least(split, 0, "split")
-    return [{"split": split, "lr": lr, "batch": batch, "rho": rho, "seeds": list(GRID["seed"]),
+    seeds = list(GRID["seed"])
+    pairs = [seeds[i:i + SEEDS_PER_RUN] for i in range(0, len(seeds), SEEDS_PER_RUN)]
+    return [{"split": split, "lr": lr, "batch": batch, "rho": rho, "seeds": pair,
              "lengths": list(GRID["length"]), "hidden": list(HIDDEN), "measure": dict(MEASURE)}
-            for lr in GRID["lr"] for batch in GRID["batch"] for rho in GRID["rho"]]
+            for pair in pairs for lr in GRID["lr"] for batch in GRID["batch"] for rho in GRID["rho"]]
 
 
 def records(store: str = STORE, split: int = 0) -> list[dict[str, Any]]:
