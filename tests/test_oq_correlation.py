@@ -40,6 +40,24 @@ def test_records_belong_to_the_run_function_and_the_pinned_versions():
         assert_record_provenance(path, oc.RUN, ("torch", "numpy", "scipy"))
 
 
+def test_every_configuration_of_the_common_loss_family_has_its_record():
+    configs = oc.common_configs()
+    assert len(configs) == 36 and all("lengths" not in c and c["common"] == oc.COMMON for c in configs)
+    recs = oc.common_records()  # raises FileNotFoundError if one is missing
+    net = oc.networks(recs)
+    unreached = sum(len(r["result"]["unreached"]) for r in recs)
+    assert len(net["gap"]) + unreached == 72  # one network per setting and seed
+    # every network stopped at the first check at which its training loss was at most the target,
+    # and the network measured is that one (the loss recomputed after training it alone)
+    assert np.all(net["loss_at_check"] <= oc.COMMON["loss"])
+    assert np.all(net["length"] % oc.COMMON["every"] == 0) and np.all(net["length"] <= oc.COMMON["cap"])
+    np.testing.assert_allclose(net["train_loss"], net["loss_at_check"], rtol=1e-10)
+    paths = sorted(pathlib.Path(oc.COMMON_STORE).glob("*.json"))
+    assert len(paths) == len(configs)  # no stray records
+    for path in paths:
+        assert_record_provenance(path, oc.COMMON_RUN, ("torch", "numpy", "scipy"))
+
+
 # -- the run function --------------------------------------------------------------------------
 
 def test_run_is_deterministic_json_able_and_measures_every_network():
@@ -133,3 +151,20 @@ def test_kendall_interval_covers_and_resamples_clusters():
 def test_bad_inputs_are_refused_by_name(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_run_common_stops_each_member_at_its_first_check_below_the_loss():
+    cfg = {k: v for k, v in TINY.items() if k != "lengths"}
+    out = oc.run_common(dict(cfg, common={"loss": 2.0, "every": 10, "cap": 200}))
+    assert out["unreached"] == [] and [n["seed"] for n in out["networks"]] == [0, 1]
+    longer = oc.run_common(dict(cfg, common={"loss": 1.5, "every": 10, "cap": 400}))
+    for a, b in zip(out["networks"], longer["networks"]):
+        assert a["length"] % 10 == 0 and a["loss_at_check"] <= 2.0
+        assert a["train_loss"] == pytest.approx(a["loss_at_check"], rel=1e-12)  # trained alone to T
+        assert b["length"] >= a["length"]  # a lower target is reached no earlier
+    never = oc.run_common(dict(cfg, common={"loss": 1e-6, "every": 10, "cap": 20}))
+    assert never == {"networks": [], "unreached": [0, 1]}
+    with pytest.raises(ValueError, match="common"):
+        oc.run_common(dict(cfg, common={"loss": 0.0, "every": 10, "cap": 20}))
+    with pytest.raises(ValueError, match="lacks"):
+        oc.run_common(cfg)

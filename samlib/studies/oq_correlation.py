@@ -62,7 +62,7 @@ import torch
 from scipy import stats
 
 from samlib import sweeps
-from samlib._validation import check_int_at_least, check_probability, describe
+from samlib._validation import check_int_at_least, check_positive, check_probability, describe
 from samlib.data import load_dataset
 from samlib.hessian import hessian_trace, lambda_max, model_loss_fn
 from samlib.nets import member_module, stacked_loss_and_accuracy
@@ -81,6 +81,13 @@ __all__ = [
     "run",
     "stage_configs",
     "records",
+    "COMMON",
+    "COMMON_STORE",
+    "COMMON_RUN",
+    "COMMON_FACTORS",
+    "run_common",
+    "common_configs",
+    "common_records",
     "networks",
     "kendall_interval",
     "group_taus",
@@ -103,6 +110,15 @@ SEEDS_PER_RUN = 2
 HIDDEN = (100, 50)
 N_TRAIN = 1000
 N_MEASURE = 500
+#: The second family: every network stopped at a common training loss (Jiang et al. 2020, §3,
+#: stop their runs at cross-entropy 0.01). Checked every ``every`` gradient evaluations up to
+#: ``cap``; a network that never reaches the loss is left out (and counted).
+COMMON = {"loss": 0.01, "every": 200, "cap": 12000}
+COMMON_STORE = str(Path(STORE).parent / "sharpness_correlation_common")
+COMMON_RUN = "samlib.studies.oq_correlation:run_common"
+#: The factors of the second family (the length is now where each network stopped).
+COMMON_FACTORS = ("lr", "batch", "rho")
+
 #: Measurement settings, fixed before the runs (radii: Euclidean for worst-case, in the
 #: T-rescaled coordinates for adaptive; Andriushchenko et al. use larger adaptive radii).
 MEASURE = {"rho_worst": 0.05, "rho_adaptive": 0.05, "pga_restarts": 2, "pga_steps": 20,
@@ -197,6 +213,88 @@ def run(config: Mapping[str, Any]) -> dict[str, Any]:
             rec.update(_measure_member(h.params, i, Xm, ym, config["measure"], seed))
             out.append(rec)
     return {"networks": out}
+
+
+def run_common(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Train one ``(lr, batch, rho)`` setting until each network reaches a common training loss.
+
+    Each member (seed) is trained with :func:`samlib.studies.experiments.train_stacked`, its loss
+    on all 1000 training images checked every ``common["every"]`` gradient evaluations up to
+    ``common["cap"]``; ``T`` is the first check at which it is at most ``common["loss"]``. The
+    member is then trained alone to exactly ``T`` evaluations (a member's run does not depend on
+    the others', and a shorter run is the start of a longer one) and measured as in :func:`run`.
+
+    Parameters
+    ----------
+    config : mapping
+        As for :func:`run`, with ``common`` (the settings of :data:`COMMON`) instead of ``lengths``.
+
+    Returns
+    -------
+    dict
+        ``networks``: one entry per member that reached the loss, as in :func:`run` with
+        ``length`` = ``T`` and ``loss_at_check`` (its training loss at the check);
+        ``unreached``: the seeds that did not reach it by the cap.
+    """
+    if not isinstance(config, Mapping):
+        raise TypeError(f"config must be a mapping, got {describe(config)}")
+    need = ("split", "lr", "batch", "rho", "seeds", "common", "hidden", "measure")
+    missing = [k for k in need if k not in config]
+    if missing:
+        raise ValueError(f"config lacks the keys {missing}")
+    split = check_int_at_least(config["split"], 0, "split")
+    common = config["common"]
+    target = check_positive(common["loss"], "common loss")
+    every = check_int_at_least(common["every"], 1, "common every")
+    cap = check_int_at_least(common["cap"], every, "common cap")
+    seeds = [int(s) for s in config["seeds"]]
+    data = load_dataset("mnist5k", n_train=N_TRAIN, seed=split)
+    torch.set_num_threads(1)
+    Xm = torch.tensor(data.X_train[:N_MEASURE], dtype=torch.float64)
+    ym = torch.tensor(data.y_train[:N_MEASURE])
+    Xtr = torch.tensor(data.X_train, dtype=torch.float64)
+    Xte = torch.tensor(data.X_test, dtype=torch.float64)
+    ytr, yte = torch.tensor(data.y_train), torch.tensor(data.y_test)
+    method = "sgd" if float(config["rho"]) == 0.0 else "sam"
+    train = dict(lr=config["lr"], rho=config["rho"], hidden=tuple(config["hidden"]),
+                 batch_size=int(config["batch"]), dtype=torch.float64)
+    h = train_stacked(method, data.X_train, data.y_train, {"train": (data.X_train, data.y_train)},
+                      seeds=seeds, grad_budget=cap, eval_every=every, **train)
+    out, unreached = [], []
+    for i, seed in enumerate(seeds):
+        loss = h.metrics["train_loss"][:, i]
+        hit = np.flatnonzero(loss <= target)
+        if hit.size == 0:
+            unreached.append(seed)
+            continue
+        T = int(h.grad_evals[hit[0]])
+        alone = train_stacked(method, data.X_train, data.y_train, {}, seeds=[seed], grad_budget=T,
+                              eval_every=T, **train)
+        tr_loss, tr_acc = stacked_loss_and_accuracy(alone.params, Xtr, ytr)
+        te_loss, te_acc = stacked_loss_and_accuracy(alone.params, Xte, yte)
+        rec = {"length": T, "seed": seed, "loss_at_check": float(loss[hit[0]]),
+               "train_loss": float(tr_loss[0]), "train_acc": float(tr_acc[0]),
+               "test_loss": float(te_loss[0]), "test_acc": float(te_acc[0])}
+        rec.update(_measure_member(alone.params, 0, Xm, ym, config["measure"], seed))
+        out.append(rec)
+    return {"networks": out, "unreached": unreached}
+
+
+def common_configs(split: int = 0) -> list[dict[str, Any]]:
+    """The 36 configurations of the common-loss family: those of :func:`stage_configs` with
+    :data:`COMMON` instead of the lengths."""
+    out = []
+    for cfg in stage_configs(split):
+        cfg = dict(cfg)
+        del cfg["lengths"]
+        cfg["common"] = dict(COMMON)
+        out.append(cfg)
+    return out
+
+
+def common_records(store: str = COMMON_STORE, split: int = 0) -> list[dict[str, Any]]:
+    """The stored records of the common-loss family, in :func:`common_configs` order."""
+    return sweeps.load_records(common_configs(split), store)
 
 
 def stage_configs(split: int = 0) -> list[dict[str, Any]]:
@@ -412,8 +510,10 @@ def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover - the s
     ap = argparse.ArgumentParser(description="Run the sharpness-correlation family (resumable).")
     ap.add_argument("--n-jobs", type=int, default=1)
     ap.add_argument("--store", default=STORE)
+    ap.add_argument("--common-store", default=COMMON_STORE)
     args = ap.parse_args(argv)
     sweeps.run_sweep(RUN, stage_configs(), args.store, n_jobs=args.n_jobs)
+    sweeps.run_sweep(COMMON_RUN, common_configs(), args.common_store, n_jobs=args.n_jobs)
 
 
 if __name__ == "__main__":  # pragma: no cover
