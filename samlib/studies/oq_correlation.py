@@ -125,10 +125,11 @@ MEASURE = {"rho_worst": 0.05, "rho_adaptive": 0.05, "pga_restarts": 2, "pga_step
            "trace_probes": 30, "lanczos_tol": 1e-4}
 
 
-def _check_config(config: Any) -> dict[str, Any]:
+def _check_config(config: Any, budget: str = "lengths") -> dict[str, Any]:
+    """``config`` as a dict, after checking it holds every key (``budget``: "lengths" or "common")."""
     if not isinstance(config, Mapping):
         raise TypeError(f"config must be a mapping, got {describe(config)}")
-    need = ("split", "lr", "batch", "rho", "seeds", "lengths", "hidden", "measure")
+    need = ("split", "lr", "batch", "rho", "seeds", budget, "hidden", "measure")
     missing = [k for k in need if k not in config]
     if missing:
         raise ValueError(f"config lacks the keys {missing}")
@@ -161,6 +162,31 @@ def _measure_member(params: list[torch.Tensor], member: int, X: torch.Tensor, y:
             "loss_measure": f_np(w)}
 
 
+def _split_tensors(split: int) -> tuple[Any, dict[str, torch.Tensor]]:
+    """The split's data and, in float64, its measuring subset and its training and test sets."""
+    data = load_dataset("mnist5k", n_train=N_TRAIN, seed=split)
+    torch.set_num_threads(1)  # one run per core; the sweep supplies the parallelism
+    t = {"Xm": torch.tensor(data.X_train[:N_MEASURE], dtype=torch.float64),
+         "ym": torch.tensor(data.y_train[:N_MEASURE]),
+         "Xtr": torch.tensor(data.X_train, dtype=torch.float64), "ytr": torch.tensor(data.y_train),
+         "Xte": torch.tensor(data.X_test, dtype=torch.float64), "yte": torch.tensor(data.y_test)}
+    return data, t
+
+
+def _member_records(params: list[torch.Tensor], heads: Sequence[Mapping[str, Any]],
+                    t: Mapping[str, torch.Tensor], measure: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One record per member: its ``heads`` entry (with its ``seed``), train and test metrics, measures."""
+    tr_loss, tr_acc = stacked_loss_and_accuracy(params, t["Xtr"], t["ytr"])
+    te_loss, te_acc = stacked_loss_and_accuracy(params, t["Xte"], t["yte"])
+    out = []
+    for i, head in enumerate(heads):
+        rec = {**head, "train_loss": float(tr_loss[i]), "train_acc": float(tr_acc[i]),
+               "test_loss": float(te_loss[i]), "test_acc": float(te_acc[i])}
+        rec.update(_measure_member(params, i, t["Xm"], t["ym"], measure, int(head["seed"])))
+        out.append(rec)
+    return out
+
+
 def run(config: Mapping[str, Any]) -> dict[str, Any]:
     """Train one ``(lr, batch, rho)`` setting to each length and measure every member.
 
@@ -190,13 +216,7 @@ def run(config: Mapping[str, Any]) -> dict[str, Any]:
     if lengths != sorted(set(lengths)):
         raise ValueError(f"lengths must be increasing, got {lengths}")
     seeds = [int(s) for s in config["seeds"]]
-    data = load_dataset("mnist5k", n_train=N_TRAIN, seed=split)
-    torch.set_num_threads(1)  # one run per core; the sweep supplies the parallelism
-    Xm = torch.tensor(data.X_train[:N_MEASURE], dtype=torch.float64)
-    ym = torch.tensor(data.y_train[:N_MEASURE])
-    Xtr = torch.tensor(data.X_train, dtype=torch.float64)
-    Xte = torch.tensor(data.X_test, dtype=torch.float64)
-    ytr, yte = torch.tensor(data.y_train), torch.tensor(data.y_test)
+    data, t = _split_tensors(split)
     method = "sgd" if float(config["rho"]) == 0.0 else "sam"
     out = []
     for length in lengths:
@@ -204,14 +224,8 @@ def run(config: Mapping[str, Any]) -> dict[str, Any]:
                           rho=config["rho"], hidden=tuple(config["hidden"]),
                           batch_size=int(config["batch"]), grad_budget=length, eval_every=length,
                           dtype=torch.float64)
-        tr_loss, tr_acc = stacked_loss_and_accuracy(h.params, Xtr, ytr)
-        te_loss, te_acc = stacked_loss_and_accuracy(h.params, Xte, yte)
-        for i, seed in enumerate(seeds):
-            rec = {"length": length, "seed": seed, "train_loss": float(tr_loss[i]),
-                   "train_acc": float(tr_acc[i]), "test_loss": float(te_loss[i]),
-                   "test_acc": float(te_acc[i])}
-            rec.update(_measure_member(h.params, i, Xm, ym, config["measure"], seed))
-            out.append(rec)
+        out += _member_records(h.params, [{"length": length, "seed": seed} for seed in seeds], t,
+                               config["measure"])
     return {"networks": out}
 
 
@@ -236,25 +250,14 @@ def run_common(config: Mapping[str, Any]) -> dict[str, Any]:
         ``length`` = ``T`` and ``loss_at_check`` (its training loss at the check);
         ``unreached``: the seeds that did not reach it by the cap.
     """
-    if not isinstance(config, Mapping):
-        raise TypeError(f"config must be a mapping, got {describe(config)}")
-    need = ("split", "lr", "batch", "rho", "seeds", "common", "hidden", "measure")
-    missing = [k for k in need if k not in config]
-    if missing:
-        raise ValueError(f"config lacks the keys {missing}")
+    config = _check_config(config, "common")
     split = check_int_at_least(config["split"], 0, "split")
     common = config["common"]
     target = check_positive(common["loss"], "common loss")
     every = check_int_at_least(common["every"], 1, "common every")
     cap = check_int_at_least(common["cap"], every, "common cap")
     seeds = [int(s) for s in config["seeds"]]
-    data = load_dataset("mnist5k", n_train=N_TRAIN, seed=split)
-    torch.set_num_threads(1)
-    Xm = torch.tensor(data.X_train[:N_MEASURE], dtype=torch.float64)
-    ym = torch.tensor(data.y_train[:N_MEASURE])
-    Xtr = torch.tensor(data.X_train, dtype=torch.float64)
-    Xte = torch.tensor(data.X_test, dtype=torch.float64)
-    ytr, yte = torch.tensor(data.y_train), torch.tensor(data.y_test)
+    data, t = _split_tensors(split)
     method = "sgd" if float(config["rho"]) == 0.0 else "sam"
     train = dict(lr=config["lr"], rho=config["rho"], hidden=tuple(config["hidden"]),
                  batch_size=int(config["batch"]), dtype=torch.float64)
@@ -270,13 +273,9 @@ def run_common(config: Mapping[str, Any]) -> dict[str, Any]:
         T = int(h.grad_evals[hit[0]])
         alone = train_stacked(method, data.X_train, data.y_train, {}, seeds=[seed], grad_budget=T,
                               eval_every=T, **train)
-        tr_loss, tr_acc = stacked_loss_and_accuracy(alone.params, Xtr, ytr)
-        te_loss, te_acc = stacked_loss_and_accuracy(alone.params, Xte, yte)
-        rec = {"length": T, "seed": seed, "loss_at_check": float(loss[hit[0]]),
-               "train_loss": float(tr_loss[0]), "train_acc": float(tr_acc[0]),
-               "test_loss": float(te_loss[0]), "test_acc": float(te_acc[0])}
-        rec.update(_measure_member(alone.params, 0, Xm, ym, config["measure"], seed))
-        out.append(rec)
+        out += _member_records(alone.params, [{"length": T, "seed": seed,
+                                               "loss_at_check": float(loss[hit[0]])}], t,
+                               config["measure"])
     return {"networks": out, "unreached": unreached}
 
 
