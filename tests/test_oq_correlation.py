@@ -168,3 +168,21 @@ def test_run_common_stops_each_member_at_its_first_check_below_the_loss():
         oc.run_common(dict(cfg, common={"loss": 0.0, "every": 10, "cap": 20}))
     with pytest.raises(ValueError, match="lacks"):
         oc.run_common(cfg)
+
+
+def test_tau_table_is_kendall_and_granulated_tau_per_measure():
+    rng = np.random.default_rng(0)
+    n = 24
+    nets = {"a": np.repeat([0, 1, 2], 8), "b": np.tile(np.repeat([0, 1], 4), 3), "seed": np.tile([0, 1, 2, 3], 6),
+            "gap": rng.normal(size=n)}
+    for m in oc.MEASURES:
+        nets[m] = nets["gap"] + rng.normal(size=n)
+    table = oc.tau_table(nets, ("a", "b"), level=0.9, n_resamples=200)
+    assert list(table) == list(oc.MEASURES) and all(list(r) == ["all", "a", "b"] for r in table.values())
+    groups = {k: nets[k] for k in ("a", "b", "seed")}
+    m = oc.MEASURES[0]
+    assert table[m]["all"] == oc.kendall_interval(nets[m], nets["gap"], level=0.9, n_resamples=200)
+    assert table[m]["b"] == oc.granulated_tau(nets[m], nets["gap"], groups, "b", level=0.9, n_resamples=200)[:3]
+    text = oc.format_tau_table(table).splitlines()
+    assert len(text) == 1 + len(oc.MEASURES) and "all networks" in text[0]
+    assert f"{table[m]['all'][0]:+.2f}" in text[1]
